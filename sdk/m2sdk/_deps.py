@@ -45,8 +45,7 @@ def require(module: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError as err:
         raise MissingExtraError(
-            f"{module} is needed for this feature but is not installed ({err}). "
-            f"Install it with: {install_hint(module)}"
+            f"{module} is needed for this feature but is not installed ({err}). Install it with: {install_hint(module)}"
         ) from err
 
 

@@ -1,0 +1,1 @@
+"""The M2-Reasoning model family in PyTorch (needs the ``torch`` extra)."""

@@ -1,0 +1,62 @@
+"""M2-Reasoning's prompt: system prompt, question layout and the response format, in one place.
+
+Training targets, the SDK, export parity checks and the ROS node all build prompts through this module,
+so a model is always asked the way it was trained.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from m2sdk import tokens
+
+# The system prompt of the official M2-Reasoning example (usage_test.py of the release).
+SYSTEM_PROMPT = (
+    "You are a helpful assistant. When the user asks a question, your response must include two parts: "
+    "first, the reasoning process enclosed in <think>...</think> tags, then the final answer enclosed in "
+    "<answer>...</answer> tags. The critical answer or key result should be placed within \\boxed{}."
+)
+
+# Fast "answer only" mode: the assistant turn starts with an empty think block, so the model goes
+# straight to the answer instead of a long chain of thought (robots want the number, now).
+FAST_RESPONSE_PREFIX = f"{tokens.THINK_START}\n\n{tokens.THINK_END}\n<answer>"
+
+OPTION_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def format_question(question: str, options: Sequence[str] | None = None) -> str:
+    """The user text of a question, with lettered options for multiple choice.
+
+    Example:
+        >>> format_question("Which is closer?", ["the chair", "the lamp"])
+        'Which is closer?\\nOptions:\\nA. the chair\\nB. the lamp'
+    """
+    if not options:
+        return question
+    if len(options) > len(OPTION_LETTERS):
+        raise ValueError(f"at most {len(OPTION_LETTERS)} options are supported, got {len(options)}")
+    lines = [f"{OPTION_LETTERS[i]}. {text}" for i, text in enumerate(options)]
+    return question + "\nOptions:\n" + "\n".join(lines)
+
+
+def format_response(reasoning: str, answer: str) -> str:
+    """The assistant text M2 is trained to produce: think block, then the answer with ``\\boxed{}``.
+
+    Example:
+        >>> format_response("The chair is 2 m ahead.", "2.0 m")
+        '<think>\\nThe chair is 2 m ahead.\\n</think>\\n<answer>\\\\boxed{2.0 m}</answer>'
+    """
+    return f"{tokens.THINK_START}\n{reasoning}\n{tokens.THINK_END}\n<answer>\\boxed{{{answer}}}</answer>"
+
+
+def system_turn(system: str = SYSTEM_PROMPT) -> str:
+    return f"{tokens.IM_START}system\n{system}{tokens.IM_END}\n"
+
+
+def user_turn_open() -> str:
+    return f"{tokens.IM_START}user\n"
+
+
+def user_turn_close() -> str:
+    """End of the user turn and start of the assistant turn (the generation prompt)."""
+    return f"{tokens.IM_END}\n{tokens.IM_START}assistant\n"

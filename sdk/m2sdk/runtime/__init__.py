@@ -1,0 +1,1 @@
+"""Inference runtime: one generation loop over interchangeable backends (torch, ONNX Runtime, TensorRT)."""
