@@ -54,6 +54,7 @@ class Model:
         bgr: bool = True,
         options: Sequence[str] | None = None,
         timestamps_s: Sequence[float] | None = None,
+        as_video: bool | None = None,
     ) -> Answer:
         """Answer ``prompt`` about one frame or a list of frames.
 
@@ -69,6 +70,8 @@ class Model:
             bgr: Whether numpy frames are BGR (OpenCV) rather than RGB.
             options: Option texts for a multiple-choice question (lettered A, B, ...).
             timestamps_s: Capture time of each frame, copied into the answer.
+            as_video: Send a list of frames as one video clip (True) or as images (False); by default
+                a clip for video questions only.
 
         Raises:
             InputError: A bad frame or prompt (None, empty, wrong dtype or channels, corrupt file).
@@ -83,7 +86,8 @@ class Model:
             raise InputError("the prompt must be a non-empty string")
         rgb = [to_rgb(f, bgr=bgr) for f in _frame_list(frames)]
         kind = classify_question(prompt)
-        as_video = kind.needs_clip and len(rgb) > 1
+        if as_video is None:
+            as_video = kind.needs_clip and len(rgb) > 1
         inputs = self.processor(
             None if as_video else rgb, prompt, video=rgb if as_video else None,
             options=options, reasoning=reasoning,
