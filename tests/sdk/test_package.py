@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+
 from m2sdk._deps import install_hint, require
 from m2sdk.errors import MissingExtraError
 

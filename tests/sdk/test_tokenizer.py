@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from m2sdk import tokens
 from m2sdk.errors import CheckpointError
 from m2sdk.tokenizer import M2Tokenizer, build_tiny_tokenizer

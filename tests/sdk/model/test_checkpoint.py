@@ -7,9 +7,10 @@ import shutil
 
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
+
 from m2sdk.errors import CheckpointError
 from m2sdk.model.checkpoint import load_model, validate_checkpoint
-from safetensors.torch import load_file, save_file
 
 
 def _copy(src, tmp_path):

@@ -6,10 +6,11 @@ import json
 
 import pytest
 import torch
+from safetensors.torch import save_file
+
 from m2sdk.errors import CheckpointError
 from m2sdk.model.checkpoint import load_model
 from m2sdk.model.convert import convert_official
-from safetensors.torch import save_file
 
 
 def _official_name(key: str) -> str:

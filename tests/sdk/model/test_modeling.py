@@ -7,8 +7,8 @@ import sys
 
 import numpy as np
 import torch
-from m2sdk.model.presets import build_preset
 
+from m2sdk.model.presets import build_preset
 from tests.conftest import make_frame
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import m2sdk
 import numpy as np
 import pytest
-from m2sdk.answer import QuestionKind
 
+import m2sdk
+from m2sdk.answer import QuestionKind
 from tests.conftest import make_frame
 
 

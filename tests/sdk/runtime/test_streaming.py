@@ -6,13 +6,13 @@ import itertools
 import time
 
 import cv2
-import m2sdk
 import numpy as np
 import pytest
+
+import m2sdk
 from m2sdk.errors import SourceError
 from m2sdk.runtime.capture import LatestFrameCapture
 from m2sdk.runtime.streaming import Stream
-
 from tests.conftest import make_frame
 
 

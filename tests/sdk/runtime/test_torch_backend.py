@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from m2sdk.errors import PromptTooLongError
 from m2sdk.runtime.backends.torch_backend import TorchBackend
 from m2sdk.runtime.generation import GenerationConfig, generate, sample
-
 from tests.conftest import make_frame
 
 
