@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+
 from m2sdk.processing import ImageProcessorConfig, preprocess_images
 
 
