@@ -7,6 +7,7 @@ Backends only run model stages (:class:`~m2sdk.runtime.backends.base.Backend`); 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -68,8 +69,13 @@ def visual_features(backend: Backend, inputs: ModelInputs) -> np.ndarray | None:
     return np.concatenate(parts, axis=0) if parts else None
 
 
-def generate(backend: Backend, inputs: ModelInputs, config: GenerationConfig | None = None) -> Generation:
-    """Answer one prompt with ``backend``.
+def generate(
+    backend: Backend,
+    inputs: ModelInputs,
+    config: GenerationConfig | None = None,
+    on_stage: Callable[[str], None] | None = None,
+) -> Generation:
+    """Answer one prompt with ``backend``; ``on_stage`` hears "vision" and "reasoning" as they start.
 
     Example:
         >>> gen = generate(backend, processor(frame, "How far is the chair?"), GenerationConfig(64))
@@ -83,11 +89,14 @@ def generate(backend: Backend, inputs: ModelInputs, config: GenerationConfig | N
     rng = np.random.default_rng(config.seed)
     timings = Timings()
     t0 = time.perf_counter()
+    notify = on_stage or (lambda _stage: None)
     positions, delta = prompt_positions(backend, inputs)
+    notify("vision")
     features = visual_features(backend, inputs)
     t1 = time.perf_counter()
     logits = backend.prefill(inputs.input_ids, features, positions)
     t2 = time.perf_counter()
+    notify("reasoning")
     eos = backend.processor.tokenizer.eos_id
     ids: list[int] = []
     stopped = False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -55,6 +55,7 @@ class Model:
         options: Sequence[str] | None = None,
         timestamps_s: Sequence[float] | None = None,
         as_video: bool | None = None,
+        on_stage: Callable[[str], None] | None = None,
     ) -> Answer:
         """Answer ``prompt`` about one frame or a list of frames.
 
@@ -72,6 +73,8 @@ class Model:
             timestamps_s: Capture time of each frame, copied into the answer.
             as_video: Send a list of frames as one video clip (True) or as images (False); by default
                 a clip for video questions only.
+            on_stage: Called with "vision" and then "reasoning" as those stages start (progress
+                feedback, e.g. the ROS 2 action's feedback).
 
         Raises:
             InputError: A bad frame or prompt (None, empty, wrong dtype or channels, corrupt file).
@@ -94,7 +97,7 @@ class Model:
         )  # fmt: skip
         t1 = time.perf_counter()
         budget = max_new_tokens or (REASONING_MAX_NEW_TOKENS if reasoning else FAST_MAX_NEW_TOKENS)
-        generation = self._generate(inputs, GenerationConfig(budget, temperature))
+        generation = self._generate(inputs, GenerationConfig(budget, temperature), on_stage)
         raw = generation.text if reasoning else prompts.FAST_RESPONSE_PREFIX + generation.text
         parsed = parse_answer(raw, options=options)
         timings = generation.timings
@@ -107,10 +110,10 @@ class Model:
             raw=raw, backend=self.backend.name,
         )  # fmt: skip
 
-    def _generate(self, inputs, config: GenerationConfig):
+    def _generate(self, inputs, config: GenerationConfig, on_stage=None):
         with self._lock:
             try:
-                return generate(self.backend, inputs, config)
+                return generate(self.backend, inputs, config, on_stage)
             except M2Error:
                 raise
             except Exception as err:  # a backend crash on valid input: typed, with the cause kept

@@ -85,3 +85,9 @@ def test_grayscale_and_rgba_frames_are_accepted(model):
     rgba = np.dstack([make_frame(), np.full(make_frame().shape[:2], 255, np.uint8)])
     assert model.query(gray, "How many chairs?", max_new_tokens=2).backend == "torch"
     assert model.query(rgba, "How many chairs?", max_new_tokens=2).backend == "torch"
+
+
+def test_on_stage_reports_vision_then_reasoning(model):
+    stages = []
+    model.query(make_frame(), "How far is the lamp?", max_new_tokens=2, on_stage=stages.append)
+    assert stages == ["vision", "reasoning"]
