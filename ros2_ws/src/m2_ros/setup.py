@@ -26,6 +26,7 @@ setup(
         "console_scripts": [
             "m2_spatial_node = m2_ros.main:main",
             "m2_bag_camera = m2_ros.bag_camera:main",
+            "m2_ask = m2_ros.ask:main",
         ],
     },
 )
