@@ -7,9 +7,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
+
 from m2sdk.errors import InputError
 from m2sdk.processing import to_rgb
-from PIL import Image
 
 B, G, R = 10, 120, 230  # distinct channel values, so a swap is visible
 

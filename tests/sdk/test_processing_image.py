@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from m2sdk.errors import InputError
 from m2sdk.processing import ImageProcessorConfig, num_image_tokens, preprocess_images, smart_resize
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+
 from m2sdk.errors import InputError, SourceError
 from m2sdk.processing import (
     ImageProcessorConfig,
