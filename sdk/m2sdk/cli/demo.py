@@ -21,7 +21,7 @@ def register(subparsers, name: str, help_text: str, formatter_class) -> None:
         formatter_class=formatter_class,
     )
     p.add_argument("--out", type=Path, default=Path("m2-demo"), help="folder for the video, frames, bundle, reports")
-    p.add_argument("--model", default="m2-mini", help="checkpoint folder or preset")
+    p.add_argument("--model", default=None, help="checkpoint folder or preset (default: m2-mini, else m2-tiny)")
     p.add_argument("--camera", type=int, default=None, help="answer live on this camera index instead")
     p.add_argument("--ros", action="store_true", help="also run the ROS 2 node on loopback with a bag replay")
     p.add_argument("--frames", type=int, default=30, help="frames of the synthetic walk (10 fps)")
@@ -34,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
     from m2sdk.demo.runner import DemoConfig, run_demo
 
     config = DemoConfig(
-        out=args.out, model=args.model, camera=args.camera, ros=args.ros, n_frames=args.frames,
+        out=args.out, model=args.model or "m2-mini", fallback_model=None if args.model else "m2-tiny",
+        camera=args.camera, ros=args.ros, n_frames=args.frames,
         eval_samples=args.eval_samples, export=not args.no_export,
     )  # fmt: skip
     run_demo(config)

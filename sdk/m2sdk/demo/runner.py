@@ -32,6 +32,7 @@ class DemoConfig:
     height: int = 240
     eval_samples: int = 60
     export: bool = True
+    fallback_model: str | None = "m2-tiny"  # used, loudly, when ``model`` cannot be loaded
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
@@ -125,7 +126,7 @@ def run_demo(config: DemoConfig) -> list[StreamRun]:
 
     config.out.mkdir(parents=True, exist_ok=True)
     with stage(f"1. load {config.model}"):
-        model = m2sdk.load(config.model, backend="torch")
+        model = load_demo_model(config)
     if config.camera is not None:
         return [camera_loop(model, config)]
     with stage("2. render a synthetic room walk with exact ground truth"):
@@ -162,6 +163,23 @@ def agreement(a: StreamRun, b: StreamRun) -> tuple[int, int]:
     by_time = {ans.frame_timestamps_s[-1]: ans.raw for ans in b.answers}
     common = [ans for ans in a.answers if ans.frame_timestamps_s[-1] in by_time]
     return sum(ans.raw == by_time[ans.frame_timestamps_s[-1]] for ans in common), len(common)
+
+
+def load_demo_model(config: DemoConfig) -> Any:
+    """The demo's model; when it is missing, the fallback preset, with a warning that says what that means."""
+    import m2sdk
+
+    try:
+        return m2sdk.load(config.model, backend="torch")
+    except m2sdk.M2Error as err:
+        if not config.fallback_model:
+            raise
+        console.print(
+            f"[yellow]! {config.model} cannot be loaded ({err}).\n  Falling back to {config.fallback_model}: "
+            "random weights, so its answers are noise; the pipeline still runs."
+        )
+        config.model = config.fallback_model
+        return m2sdk.load(config.model, backend="torch")
 
 
 def export(model: str, bundle: Path) -> None:
