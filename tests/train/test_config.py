@@ -1,0 +1,80 @@
+"""Run configs: the shipped YAML files load, bad fields are named, overrides apply, launcher configs parse."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from m2train.config import RLRunConfig, SFTRunConfig, apply_overrides, load_config
+
+CONFIGS = Path(__file__).resolve().parents[2] / "train" / "configs"
+
+
+@pytest.mark.parametrize("name, kind", [("sft_tiny", "sft"), ("sft_7b", "sft"), ("rl_tiny", "rl"), ("rl_7b", "rl")])
+def test_shipped_configs_load(name, kind):
+    cfg = load_config(CONFIGS / f"{name}.yaml", kind)
+    assert isinstance(cfg, RLRunConfig if kind == "rl" else SFTRunConfig)
+    if kind == "rl":
+        assert cfg.kl.beta_start == 0.01 and cfg.kl.beta_end == 0.0
+        assert cfg.optim.max_steps >= 1
+    if name.endswith("7b"):
+        assert cfg.model.dtype == "bfloat16" and cfg.model.gradient_checkpointing
+
+
+def _write(tmp_path, data) -> Path:
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+BASE = {"data": {"datasets": [{"path": "d"}]}}
+
+
+@pytest.mark.parametrize(
+    "patch, message",
+    [
+        ({"optim": {"lr": 0.1}}, "optim.lr"),
+        ({"optim": {"learning_rate": -1.0}}, "optim.learning_rate"),
+        ({"model": {"dtype": "int8"}}, "model.dtype"),
+        ({"kl": {"beta_start": 0.0}}, "kl.beta_start"),
+        ({"rollout": {"num_generations": 1}}, "rollout.num_generations"),
+        ({"rewards": {"routes": {"geometry": "bleu"}}}, "rewards.routes.geometry"),
+        ({"curriculum": {"kind": "stages", "stages": [{"until": 0.5, "max_difficulty": 0.3}]}}, "curriculum.stages"),
+        ({"data": {"datasets": []}}, "data.datasets"),
+    ],
+)
+def test_bad_fields_are_named(tmp_path, patch, message):
+    with pytest.raises(ValueError, match=message.replace(".", r"\.")):
+        load_config(_write(tmp_path, {**BASE, **patch}), "rl")
+
+
+def test_kind_mismatch_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="m2 train rl"):
+        load_config(_write(tmp_path, {**BASE, "kind": "rl"}), "sft")
+
+
+def test_sft_config_rejects_rl_sections(tmp_path):
+    with pytest.raises(ValueError, match="kl"):
+        load_config(_write(tmp_path, {**BASE, "kl": {"beta_start": 0.02}}), "sft")
+
+
+def test_overrides(tmp_path):
+    cfg = load_config(_write(tmp_path, BASE), "rl")
+    out = apply_overrides(cfg, output_dir="o", max_steps=7, init="ckpt")
+    assert (out.output_dir, out.optim.max_steps, out.model.init) == ("o", 7, "ckpt")
+    assert cfg.optim.max_steps == -1  # the original is untouched
+
+
+def test_accelerate_and_deepspeed_configs_parse():
+    from accelerate.commands.config.config_args import ClusterConfig
+
+    zero3 = ClusterConfig.from_yaml_file(str(CONFIGS / "deepspeed_zero3.yaml"))
+    assert zero3.distributed_type == "DEEPSPEED" and zero3.deepspeed_config["zero_stage"] == 3
+    fsdp = ClusterConfig.from_yaml_file(str(CONFIGS / "fsdp2.yaml"))
+    assert fsdp.distributed_type == "FSDP" and fsdp.fsdp_config["fsdp_version"] == 2
+    ds = json.loads((CONFIGS / "deepspeed_zero3.json").read_text())
+    assert ds["zero_optimization"]["stage3_gather_16bit_weights_on_model_save"] is True
+    assert "accelerate launch" in (CONFIGS / "slurm_multinode.sh").read_text()

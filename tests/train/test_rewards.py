@@ -1,0 +1,115 @@
+"""Task-routed rewards: each component scores only its samples, with the evaluation's own parsing."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from m2train.config import RewardsConfig
+from m2train.faults import NonFiniteError
+from m2train.rewards import (
+    FormatReward,
+    TaskReward,
+    make_reward_funcs,
+    math_reward,
+    mra_reward,
+    route_of,
+    routes_used,
+)
+
+GOOD = "<think>\nIt is 2 m.\n</think>\n<answer>\\boxed{%s}</answer>"
+
+
+def columns():
+    """A batch mixing a numeric, a choice and a math sample (TRL passes dataset columns as lists)."""
+    return {
+        "id": ["n1", "c1", "m1"],
+        "task": ["camera_distance", "relative_direction", "geometry"],
+        "answer_type": ["numeric", "choice", "numeric"],
+        "answer": ["2.5", "B", "0.5"],
+        "unit": ["m", None, None],
+        "options": [None, ["left", "right"], None],
+    }
+
+
+CONFIG = RewardsConfig(routes={"geometry": "math"})
+
+
+def funcs_by_name(config=CONFIG):
+    funcs, weights = make_reward_funcs(config)
+    return {f.__name__: f for f in funcs}, weights
+
+
+def test_routing_by_answer_type_and_override():
+    assert route_of("camera_distance", "numeric", CONFIG) == "ednm"
+    assert route_of("relative_direction", "choice", CONFIG) == "choice"
+    assert route_of("geometry", "numeric", CONFIG) == "math"
+    assert route_of("camera_distance", "numeric", RewardsConfig(numeric="mra")) == "mra"
+    assert routes_used(columns()["task"], columns()["answer_type"], CONFIG) == ["ednm", "choice", "math"]
+
+
+def test_each_component_scores_only_its_samples():
+    funcs, weights = funcs_by_name()
+    completions = [GOOD % "2.0 m", GOOD % "B", GOOD % "\\frac{1}{2}"]
+    ednm = funcs["ednm"](completions, **columns())
+    choice = funcs["choice"](completions, **columns())
+    maths = funcs["math"](completions, **columns())
+    assert ednm[1:] == [None, None] and ednm[0] == pytest.approx(math.exp(-2.0 * 0.5 / 2.5))  # 20 % off
+    assert choice == [None, 1.0, None]
+    assert maths == [None, None, 1.0]
+    assert funcs["mra"](completions, **columns()) == [None, None, None]
+    assert weights == [0.5, 1.0, 1.0, 1.0, 1.0]
+
+
+def test_ednm_is_unit_invariant_and_decay_configurable():
+    funcs, _ = funcs_by_name(RewardsConfig(ednm_decay=4.0))
+    cols = {**columns(), "task": ["camera_distance"] * 3, "answer_type": ["numeric"] * 3}
+    cols.update(answer=["2.5"] * 3, unit=["m"] * 3)
+    rewards = funcs["ednm"]([GOOD % "250 cm", GOOD % "2.0 m", "no answer"], **cols)
+    assert rewards[0] == 1.0
+    assert rewards[1] == pytest.approx(math.exp(-4.0 * 0.2))
+    assert rewards[2] == 0.0
+
+
+def test_mra_reward_steps():
+    assert mra_reward([GOOD % "2.0 m", GOOD % "5 m"], ["2.5", "2.5"], ["m", "m"]) == [pytest.approx(0.7), 0.0]
+
+
+def test_choice_reward_wrong_letter():
+    funcs, _ = funcs_by_name()
+    assert funcs["choice"]([GOOD % "A"] * 3, **columns())[1] == 0.0
+
+
+def test_math_verify_equivalence():
+    assert math_reward([GOOD % "\\frac{1}{2}", GOOD % "0.50", GOOD % "3", "nothing"], ["0.5"] * 4) == [
+        1.0, 1.0, 0.0, 0.0,
+    ]  # fmt: skip
+    assert math_reward([GOOD % "x^2 + 2x + 1"], ["(x+1)^2"]) == [1.0]
+
+
+def test_format_reward():
+    assert FormatReward()([GOOD % "1", "\\boxed{1}", "<think>a</think>"], id=["a", "b", "c"]) == [1.0, 0.0, 0.0]
+
+
+def test_non_finite_reward_stops_with_the_sample_named():
+    bad = TaskReward("ednm", lambda completions, **_: [float("nan")] * len(completions), CONFIG)
+    with pytest.raises(NonFiniteError, match="'n1'"):
+        bad([GOOD % "1"] * 3, **columns())
+
+
+def test_bad_record_costs_its_reward_not_the_run():
+    funcs, _ = funcs_by_name()
+    cols = {**columns(), "answer": ["not a number", "B", "0.5"]}
+    assert funcs["ednm"]([GOOD % "2 m"] * 3, **cols)[0] == 0.0
+    assert mra_reward([GOOD % "2 m"], ["abc"], ["m"]) == [0.0]
+
+
+def test_task_reward_is_gated_on_the_format():
+    cols = {**columns(), "task": ["camera_distance"] * 3, "answer_type": ["numeric"] * 3, "unit": ["m"] * 3}
+    cols["answer"] = ["2.5"] * 3
+    completions = ["\\boxed{1}\\boxed{2.5 m}", "<think>x</think> 2.5 m", GOOD % "2.5 m"]
+    gated, _ = funcs_by_name(RewardsConfig())
+    open_, _ = funcs_by_name(RewardsConfig(gate_on_format=False))
+    assert gated["ednm"](completions, **cols) == [0.0, 0.0, 1.0]
+    assert open_["ednm"](completions, **cols)[0] == 1.0  # the lenient parser finds 2.5 m in the broken text

@@ -1,0 +1,298 @@
+"""Training data: dataset mixtures of spatial records → model inputs, with checks that keep a run alive.
+
+Records are read with the data package's loader (:func:`m2sdk.data.dataset.load_records`): a malformed
+line or a missing media file is reported with its line number and skipped. Each dataset of a mixture
+carries its own pixel budget (``min_pixels``/``max_pixels``) and sample weight.
+
+Two rules guard against the classic VLM training crash, "image features and image tokens do not match":
+a sample longer than ``max_length`` is skipped, never cut (a cut can go through its image tokens), and
+the collator checks every sample's ``<imagePatch>`` count against its ``grid_thw`` before a step.
+
+Example:
+    >>> samples = load_mixture(cfg.data.datasets)
+    >>> ds = sft_dataset(samples, processor, max_length=2048)
+    >>> batch = SFTCollator(processor)([ds[0], ds[1]])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from m2sdk import prompt, tokens
+from m2sdk.errors import InputError, M2Error
+from m2sdk.processing import ImageProcessorConfig, num_image_tokens, read_video, smart_resize, to_rgb
+from m2sdk.processing.image import resize_rgb
+from m2train.config import DatasetSpec
+
+logger = logging.getLogger(__name__)
+
+IGNORE_INDEX = -100  # label of tokens outside the loss (transformers' convention)
+_MAX_SUBSTITUTIONS = 16  # consecutive unusable samples tolerated before the run stops
+
+
+@dataclass
+class Sample:
+    """One record with the settings of the dataset it came from.
+
+    Attributes:
+        record: The validated :class:`~m2sdk.data.dataset.SpatialRecord`.
+        root: Folder its media paths are relative to.
+        weight: Loss weight (dataset weight × the record's own ``weight``, default 1).
+        spec: The dataset spec (pixel budget).
+    """
+
+    record: Any
+    root: Path
+    weight: float
+    spec: DatasetSpec
+
+    def media_paths(self) -> list[Path]:
+        return [self.root / m for m in self.record.media]
+
+    def difficulty(self, default: float) -> float:
+        value = self.record.difficulty
+        return float(default if value is None else value)
+
+
+def load_mixture(specs: list[DatasetSpec]) -> list[Sample]:
+    """Read every dataset of a mixture; bad lines are logged and skipped.
+
+    Raises:
+        InputError: A dataset file is missing, or nothing usable is left.
+    """
+    from m2sdk.data.dataset import load_records
+
+    samples: list[Sample] = []
+    for spec in specs:
+        records, problems = load_records(spec.jsonl)
+        if problems:
+            logger.warning("%s: skipped %d bad line(s), first: %s", spec.jsonl, len(problems), problems[0])
+        kept = [r for r in records if spec.tasks is None or r.task in spec.tasks][: spec.max_samples]
+        samples += [Sample(r, spec.jsonl.parent, _record_weight(r, spec), spec) for r in kept]
+        logger.info("%s: %d samples", spec.jsonl, len(kept))
+    if not samples:
+        raise InputError(f"no usable samples in {[s.path for s in specs]}")
+    return samples
+
+
+def _record_weight(record: Any, spec: DatasetSpec) -> float:
+    own = record.extra.get("weight", 1.0)
+    if isinstance(own, bool) or not isinstance(own, int | float) or not math.isfinite(own) or own < 0:
+        raise InputError(f"record {record.id!r} in {spec.jsonl}: field 'weight' must be a finite number >= 0")
+    return float(spec.weight) * float(own)
+
+
+def budget_config(base: ImageProcessorConfig, spec: DatasetSpec) -> ImageProcessorConfig:
+    """The processor settings of one dataset: its pixel budget over the model's defaults."""
+    low = spec.min_pixels or base.min_pixels
+    high = spec.max_pixels or base.max_pixels
+    return dataclasses.replace(base, min_pixels=min(low, high), max_pixels=high)
+
+
+def load_images(paths: list[Path], config: ImageProcessorConfig) -> list[np.ndarray]:
+    """RGB images from files, already resized to the dataset's budget (multiples of 28 px).
+
+    Resizing here means the processor's own resize is a no-op for any budget within its bounds, so one
+    processor serves a mixture of datasets with different budgets (what TRL's rollout path needs).
+    """
+    images = []
+    for path in paths:
+        rgb = to_rgb(str(path))  # (H, W, 3) uint8
+        height, width = smart_resize(*rgb.shape[:2], config.factor, config.min_pixels, config.max_pixels)
+        images.append(resize_rgb(rgb, height, width))
+    return images
+
+
+def target_text(record: Any, mode: str) -> str:
+    """The assistant text SFT teaches: the think block and boxed answer (``cot``) or just the answer."""
+    answer = record.answer_text
+    if record.answer_type == "numeric" and record.unit:
+        answer = f"{answer} {record.unit}"
+    if mode == "answer":  # the prompt already ends with the fast prefix "<think>\n\n</think>\n<answer>"
+        return f"\\boxed{{{answer}}}</answer>"
+    return prompt.format_response(record.cot or "", answer)
+
+
+def encode_sample(sample: Sample, processor: Any, mode: str) -> dict[str, Any]:
+    """One SFT example as numpy arrays: ids, labels (loss on the assistant answer only), media, weight."""
+    config = budget_config(processor.config, sample.spec)
+    images, video = None, None
+    if sample.record.media_type == "video":
+        video, _ = read_video(sample.media_paths()[0], config)
+    else:
+        images = load_images(sample.media_paths(), config)
+    proc = type(processor)(processor.tokenizer, config, processor.max_context)
+    inputs = proc(
+        images, sample.record.question, video=video, options=sample.record.options,
+        reasoning=mode == "cot", response=target_text(sample.record, mode),
+    )  # fmt: skip
+    labels = np.where(inputs.response_mask, inputs.input_ids, IGNORE_INDEX)  # (S,)
+    example = {
+        "id": sample.record.id,
+        "input_ids": inputs.input_ids,
+        "labels": labels,
+        "mm_token_type_ids": inputs.mm_token_type_ids,
+        "sample_weight": sample.weight,
+    }
+    for name in ("pixel_values", "image_grid_thw", "pixel_values_videos", "video_grid_thw", "second_per_grid_ts"):
+        if getattr(inputs, name) is not None:
+            example[name] = getattr(inputs, name)
+    return example
+
+
+class SFTExamples:
+    """Encodes SFT examples on the fly (images are read per step, not held in RAM).
+
+    An unusable sample (unreadable media, longer than ``max_length``) is logged and replaced by the next
+    one, so one bad file costs one sample, not the run; the substitution is deterministic, so resumed
+    runs see the same data.
+    """
+
+    def __init__(self, samples: list[Sample], processor: Any, *, max_length: int, mode: str = "cot") -> None:
+        self.samples = samples
+        self.processor = processor
+        self.max_length = max_length
+        self.mode = mode
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        for offset in range(_MAX_SUBSTITUTIONS):
+            sample = self.samples[(index + offset) % len(self)]
+            try:
+                example = encode_sample(sample, self.processor, self.mode)
+            except M2Error as err:
+                logger.error("sample %r skipped: %s", sample.record.id, err)
+                continue
+            if len(example["input_ids"]) <= self.max_length:
+                return example
+            logger.warning(
+                "sample %r skipped: %d tokens > data.max_length %d (never truncated: it would cut image tokens)",
+                sample.record.id, len(example["input_ids"]), self.max_length,
+            )  # fmt: skip
+        raise InputError(f"{_MAX_SUBSTITUTIONS} consecutive samples from index {index} are unusable; see the log")
+
+
+def sft_dataset(samples: list[Sample], processor: Any, *, max_length: int, mode: str = "cot"):
+    """A Hugging Face ``Dataset`` (what ``SFTTrainer`` takes) of row indices, encoded on access.
+
+    Example:
+        >>> ds = sft_dataset(load_mixture(specs), processor, max_length=2048)
+        >>> ds[0]["input_ids"].shape, ds[0]["labels"][:3]
+    """
+    from datasets import Dataset
+
+    examples = SFTExamples(samples, processor, max_length=max_length, mode=mode)
+
+    def encode(batch: dict[str, list]) -> dict[str, list]:
+        rows = [examples[i] for i in batch["index"]]
+        return {key: [row.get(key) for row in rows] for key in sorted({k for row in rows for k in row})}
+
+    return Dataset.from_dict({"index": list(range(len(samples)))}).with_transform(encode)
+
+
+def check_media_tokens(example: dict[str, Any], patch_id: int, merge_size: int) -> None:
+    """Raise unless the sample's ``<imagePatch>`` count equals the tokens its grids call for."""
+    grids = [example[k] for k in ("image_grid_thw", "video_grid_thw") if example.get(k) is not None]
+    expected = sum(sum(num_image_tokens(g, merge_size)) for grid in grids for g in grid)
+    found = int(np.sum(np.asarray(example["input_ids"]) == patch_id))
+    if found != expected:
+        raise InputError(
+            f"sample {example.get('id')!r}: {found} <imagePatch> tokens but its grid_thw needs {expected}; "
+            "the prompt was truncated or built by hand (rebuild it with M2Processor)"
+        )
+
+
+class SFTCollator:
+    """Right-pad a list of examples into a batch; check media tokens before the step.
+
+    Returns tensors ``input_ids``/``labels``/``attention_mask``/``mm_token_type_ids`` (B, S),
+    ``pixel_values`` (N_patches, 1176) and ``image_grid_thw`` (N_images, 3) concatenated in batch order,
+    and ``sample_weight`` (B,).
+    """
+
+    def __init__(self, processor: Any) -> None:
+        self.pad_id = processor.tokenizer.pad_id
+        self.patch_id = processor.tokenizer.id_of(tokens.IMAGE_PATCH)
+        self.merge_size = processor.config.merge_size
+
+    def __call__(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        import torch
+
+        for example in examples:
+            check_media_tokens(example, self.patch_id, self.merge_size)
+        length = max(len(e["input_ids"]) for e in examples)
+        batch = {
+            "input_ids": _pad([e["input_ids"] for e in examples], length, self.pad_id, torch.long),
+            "labels": _pad([e["labels"] for e in examples], length, IGNORE_INDEX, torch.long),
+            "attention_mask": _pad([np.ones(len(e["input_ids"])) for e in examples], length, 0, torch.long),
+            "mm_token_type_ids": _pad([e["mm_token_type_ids"] for e in examples], length, 0, torch.int32),
+            "sample_weight": torch.tensor([float(e["sample_weight"]) for e in examples], dtype=torch.float32),
+        }
+        for name, dtype in (("pixel_values", torch.float32), ("image_grid_thw", torch.long)):
+            batch.update(_concat(examples, name, dtype))
+        for name, dtype in (("pixel_values_videos", torch.float32), ("video_grid_thw", torch.long)):
+            batch.update(_concat(examples, name, dtype))
+        batch.update(_concat(examples, "second_per_grid_ts", torch.float32))
+        return batch
+
+
+def _pad(rows: list[np.ndarray], length: int, value: int, dtype: Any):
+    import torch
+
+    out = torch.full((len(rows), length), value, dtype=dtype)  # (B, S)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = torch.as_tensor(np.asarray(row), dtype=dtype)
+    return out
+
+
+def _concat(examples: list[dict[str, Any]], name: str, dtype: Any) -> dict[str, Any]:
+    import torch
+
+    parts = [e[name] for e in examples if e.get(name) is not None]
+    return {name: torch.as_tensor(np.concatenate(parts, axis=0), dtype=dtype)} if parts else {}
+
+
+def rl_rows(samples: list[Sample], base: ImageProcessorConfig) -> list[dict[str, Any]]:
+    """Rows of the RL dataset: a chat prompt plus the columns rewards read (answers stay strings for Arrow)."""
+    rows = []
+    for s in samples:
+        if s.record.media_type != "image":
+            logger.warning("sample %r skipped: RL rollouts take image samples only", s.record.id)
+            continue
+        config = budget_config(base, s.spec)
+        rows.append({
+            "prompt": [
+                {"role": "system", "content": prompt.SYSTEM_PROMPT},
+                {"role": "user", "content": prompt.format_question(s.record.question, s.record.options)},
+            ],
+            "id": s.record.id, "task": s.record.task, "answer_type": s.record.answer_type,
+            "answer": str(s.record.answer), "unit": s.record.unit, "options": s.record.options,
+            "difficulty": s.record.difficulty, "media": [str(p) for p in s.media_paths()],
+            "min_pixels": config.min_pixels, "max_pixels": config.max_pixels,
+        })  # fmt: skip
+    if not rows:
+        raise InputError("no image samples left for RL")
+    return rows
+
+
+def rl_dataset(samples: list[Sample], base: ImageProcessorConfig):
+    """A Hugging Face ``Dataset`` for ``GRPOTrainer``; images are decoded lazily, per row, in RGB."""
+    from datasets import Dataset
+
+    def add_images(batch: dict[str, list]) -> dict[str, list]:
+        images = []
+        for media, low, high in zip(batch["media"], batch["min_pixels"], batch["max_pixels"], strict=True):
+            config = dataclasses.replace(base, min_pixels=low, max_pixels=high)
+            images.append(load_images([Path(m) for m in media], config))
+        return {**batch, "images": images}
+
+    return Dataset.from_list(rl_rows(samples, base)).with_transform(add_images)
