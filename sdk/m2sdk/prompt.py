@@ -49,6 +49,16 @@ def format_response(reasoning: str, answer: str) -> str:
     return f"{tokens.THINK_START}\n{reasoning}\n{tokens.THINK_END}\n<answer>\\boxed{{{answer}}}</answer>"
 
 
+def format_fast_answer(answer: str) -> str:
+    """The assistant text that follows :data:`FAST_RESPONSE_PREFIX` in fast answer-only mode.
+
+    Example:
+        >>> FAST_RESPONSE_PREFIX + format_fast_answer("2.0 m")
+        '<think>\\n\\n</think>\\n<answer>\\\\boxed{2.0 m}</answer>'
+    """
+    return f"\\boxed{{{answer}}}</answer>"
+
+
 def system_turn(system: str = SYSTEM_PROMPT) -> str:
     return f"{tokens.IM_START}system\n{system}{tokens.IM_END}\n"
 

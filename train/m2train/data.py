@@ -116,7 +116,7 @@ def target_text(record: Any, mode: str) -> str:
     if record.answer_type == "numeric" and record.unit:
         answer = f"{answer} {record.unit}"
     if mode == "answer":  # the prompt already ends with the fast prefix "<think>\n\n</think>\n<answer>"
-        return f"\\boxed{{{answer}}}</answer>"
+        return prompt.format_fast_answer(answer)
     return prompt.format_response(record.cot or "", answer)
 
 
