@@ -62,6 +62,21 @@ def _add_synth(sub, formatter_class) -> None:
     p.add_argument("--tasks", nargs="+", choices=ALL_TASKS, default=list(ALL_TASKS), metavar="TASK",
                    help=f"tasks to ask, from: {' '.join(ALL_TASKS)}")  # fmt: skip
     p.add_argument("--per-scene", type=int, default=3, help="questions per scene (they share its media)")
+    p.add_argument(
+        "--objects",
+        type=int,
+        nargs=2,
+        default=(6, 12),
+        metavar=("MIN", "MAX"),
+        help="objects per room (m2-mini trains on 3 5)",
+    )
+    p.add_argument("--unique-colours", action="store_true", help="one colour per object in a room")
+    p.add_argument(
+        "--units",
+        choices=("mixed", "metric"),
+        default="mixed",
+        help="units asked for: a mix (m, cm, ft, ...) or each task's usual metric unit",
+    )
     p.add_argument("--teacher-url", help="OpenAI-compatible endpoint whose model rewrites each chain of thought")
     p.add_argument("--teacher-model", help="model name to send to --teacher-url")
     p.add_argument("--teacher-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
@@ -98,7 +113,8 @@ def run_synth(args: argparse.Namespace) -> int:
 
     config = _config(SynthConfig, out_dir=args.out, n=args.n, seed=args.seed, width=args.width, height=args.height,
                      video=args.video, tasks=tuple(args.tasks), per_scene=args.per_scene,
-                     video_frames=args.video_frames, fps=args.fps, video_fraction=args.video_fraction)  # fmt: skip
+                     video_frames=args.video_frames, fps=args.fps, video_fraction=args.video_fraction,
+                     objects=tuple(args.objects), unique_colours=args.unique_colours, units=args.units)  # fmt: skip
     if bool(args.teacher_url) != bool(args.teacher_model):
         raise InputError("--teacher-url and --teacher-model go together")
     stages = _stages(args)

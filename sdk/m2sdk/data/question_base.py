@@ -153,7 +153,15 @@ def pick(rng: np.random.Generator, items: list | tuple):
     return items[int(rng.integers(len(items)))]
 
 
-def pick_unit(rng: np.random.Generator, weights: dict[str, float]) -> str:
+UNIT_POLICIES = ("mixed", "metric")
+
+
+def pick_unit(rng: np.random.Generator, weights: dict[str, float], units: str = "mixed") -> str:
+    """A unit drawn from ``weights``; ``units="metric"`` always gives the task's usual unit (the most
+    likely one: metres for distances, centimetres for sizes). Either way one draw is made, so the rest
+    of the scene's questions stay the same."""
+    if units == "metric":
+        weights = {max(weights, key=weights.__getitem__): 1.0}
     names = list(weights)
     p = np.array([weights[u] for u in names], dtype=float)
     return names[int(rng.choice(len(names), p=p / p.sum()))]

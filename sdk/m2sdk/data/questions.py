@@ -28,19 +28,21 @@ class TaskSpec:
         still: The still view it uses in scenes without video: ``"image"`` (the normal camera),
             ``"wide"`` (the corner camera that sees most of the room) or None (video only).
         video: Whether it is asked about the video in scenes that have one.
+        asks_unit: Its answer has a unit, so ``generate`` takes ``units`` (``"mixed"`` or ``"metric"``).
     """
 
     generate: Generator
     still: str | None
     video: bool
+    asks_unit: bool = False
 
 
 TASKS: dict[str, TaskSpec] = {
     "object_count": TaskSpec(tasks_numeric.object_count, "image", True),
-    "camera_distance": TaskSpec(tasks_numeric.camera_distance, "image", False),
-    "object_distance": TaskSpec(tasks_numeric.object_distance, "image", True),
-    "object_size": TaskSpec(tasks_numeric.object_size, "image", True),
-    "room_size": TaskSpec(tasks_numeric.room_size, "wide", True),
+    "camera_distance": TaskSpec(tasks_numeric.camera_distance, "image", False, asks_unit=True),
+    "object_distance": TaskSpec(tasks_numeric.object_distance, "image", True, asks_unit=True),
+    "object_size": TaskSpec(tasks_numeric.object_size, "image", True, asks_unit=True),
+    "room_size": TaskSpec(tasks_numeric.room_size, "wide", True, asks_unit=True),
     "relative_distance": TaskSpec(tasks_choice.relative_distance, "image", True),
     "relative_direction": TaskSpec(tasks_choice.relative_direction, "image", True),
     "depth_order": TaskSpec(tasks_choice.depth_order, "image", False),
@@ -63,6 +65,11 @@ def choose_view(task: str, video: bool) -> str | None:
     return "video" if video and spec.video else spec.still
 
 
-def generate(task: str, scene: Scene, view: View, rng: np.random.Generator) -> Question | None:
-    """One question of ``task`` about ``view`` of ``scene``, or None when the view cannot support one."""
-    return TASKS[task].generate(scene, view, rng)
+def generate(task: str, scene: Scene, view: View, rng: np.random.Generator, units: str = "mixed") -> Question | None:
+    """One question of ``task`` about ``view`` of ``scene``, or None when the view cannot support one.
+
+    ``units="metric"`` asks every measurement in its usual unit (metres, centimetres for sizes) instead
+    of a mix with feet and other units.
+    """
+    spec = TASKS[task]
+    return spec.generate(scene, view, rng, units=units) if spec.asks_unit else spec.generate(scene, view, rng)

@@ -18,7 +18,7 @@ import numpy as np
 
 from m2sdk.data.dataset import SpatialRecord, build_card, write_card, write_records
 from m2sdk.data.layout import sample_scene
-from m2sdk.data.question_base import Question, View, image_view, video_view
+from m2sdk.data.question_base import UNIT_POLICIES, Question, View, image_view, video_view
 from m2sdk.data.questions import ALL_TASKS, TASKS, choose_view, generate
 from m2sdk.data.render import render
 from m2sdk.data.scene import Scene
@@ -42,6 +42,9 @@ class SynthConfig:
         width, height: Frame size in pixels. video: Also make videos (and video questions).
         tasks: Task ids to ask (default: all). per_scene: Questions per scene (they share its media).
         video_frames, fps: Video length; 30 frames at 10 fps is a 3 s walk.
+        objects: (min, max) objects per room. unique_colours: One colour per object, so a colour word
+            alone names it. Few objects with unique colours make the simpler rooms m2-mini learns on.
+        units: ``mixed`` (metres, centimetres, feet, ...) or ``metric`` (each task's usual unit only).
     """
 
     out_dir: Path
@@ -55,6 +58,9 @@ class SynthConfig:
     video_frames: int = 30
     fps: float = 10.0
     video_fraction: float = 0.4
+    objects: tuple[int, int] = (6, 12)
+    unique_colours: bool = False
+    units: str = "mixed"
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
@@ -66,6 +72,11 @@ class SynthConfig:
         unknown = [t for t in self.tasks if t not in TASKS]
         if unknown or not self.tasks:
             raise ValueError(f"tasks has unknown or no task ids {unknown}; known: {list(TASKS)}")
+        self.objects = (int(self.objects[0]), int(self.objects[1]))
+        if not 1 <= self.objects[0] <= self.objects[1] <= 12:
+            raise ValueError(f"objects must be (min, max) with 1 <= min <= max <= 12, got {self.objects}")
+        if self.units not in UNIT_POLICIES:
+            raise ValueError(f"units must be one of {UNIT_POLICIES}, got {self.units!r}")
         if self.per_scene < 1:
             raise ValueError(f"per_scene must be >= 1, got {self.per_scene}")
         if not 0 < self.video_fraction <= 1:
@@ -86,7 +97,10 @@ class SynthConfig:
 
     def to_info(self) -> dict[str, Any]:
         keys = ("width", "height", "video", "per_scene", "video_frames", "fps", "video_fraction")
-        return {k: getattr(self, k) for k in keys} | {"tasks": list(self.tasks)}
+        info = {k: getattr(self, k) for k in keys} | {"tasks": list(self.tasks)}
+        if self.objects != (6, 12) or self.unique_colours or self.units != "mixed":  # older cards stay identical
+            info |= {"objects": list(self.objects), "unique_colours": self.unique_colours, "units": self.units}
+        return info
 
 
 @dataclass
@@ -168,7 +182,7 @@ def _max_scenes(config: SynthConfig) -> int:
 def _scene_records(config: SynthConfig, index: int, tasks: list[str], counts: dict[str, int], room: int):
     """Up to ``per_scene`` records about scene ``index``, least-asked tasks first."""
     rng = np.random.default_rng([config.seed, index])
-    scene = sample_scene(rng, config.width, config.height, n_frames=config.video_frames)
+    scene = sample_scene(rng, config.width, config.height, config.video_frames, config.objects, config.unique_colours)
     media = _SceneMedia(scene, index, config)
     with_video = config.video and rng.random() < config.video_fraction
     out: list[SpatialRecord] = []
@@ -179,7 +193,7 @@ def _scene_records(config: SynthConfig, index: int, tasks: list[str], counts: di
         if kind is None:
             continue
         view = media.view(kind)
-        question = generate(task, scene, view, rng)
+        question = generate(task, scene, view, rng, config.units)
         if question is not None:
             out.append(_record(config, index, scene, view, question))
             counts[task] += 1

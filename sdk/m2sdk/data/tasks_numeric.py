@@ -91,7 +91,7 @@ def object_count(scene: Scene, view: View, rng: np.random.Generator) -> Question
     )
 
 
-def camera_distance(scene: Scene, view: View, rng: np.random.Generator) -> Question | None:
+def camera_distance(scene: Scene, view: View, rng: np.random.Generator, units: str = "mixed") -> Question | None:
     """Camera-to-object-centre distance in a single image."""
     clear = view.clear_objects()
     if not clear:
@@ -100,7 +100,7 @@ def camera_distance(scene: Scene, view: View, rng: np.random.Generator) -> Quest
     obj = scene.objects[k]
     x, y, z = view.camera.to_camera(np.array([obj.centre_m]))[0]
     dist = float(np.sqrt(x * x + y * y + z * z))
-    unit = pick_unit(rng, {"m": 0.7, "cm": 0.1, "ft": 0.2})
+    unit = pick_unit(rng, {"m": 0.7, "cm": 0.1, "ft": 0.2}, units)
     answer = in_unit(dist, unit)
     question = pick(rng, CAMERA_DISTANCE).format(a=obj.name, u=unit_word(rng, unit))
     cot = (
@@ -113,7 +113,7 @@ def camera_distance(scene: Scene, view: View, rng: np.random.Generator) -> Quest
     return Question("camera_distance", question, None, answer, "numeric", unit, cot, clip01(difficulty), [obj.name])
 
 
-def object_distance(scene: Scene, view: View, rng: np.random.Generator) -> Question | None:
+def object_distance(scene: Scene, view: View, rng: np.random.Generator, units: str = "mixed") -> Question | None:
     """Centre-to-centre distance between two clearly visible objects."""
     clear = view.clear_objects()
     if len(clear) < 2:
@@ -122,7 +122,7 @@ def object_distance(scene: Scene, view: View, rng: np.random.Generator) -> Quest
     a, b = scene.objects[ka], scene.objects[kb]
     pa, pb = view.camera.to_camera(np.array([a.centre_m, b.centre_m]))
     dist = float(np.linalg.norm(pa - pb))
-    unit = pick_unit(rng, {"m": 0.7, "cm": 0.15, "ft": 0.15})
+    unit = pick_unit(rng, {"m": 0.7, "cm": 0.15, "ft": 0.15}, units)
     answer = in_unit(dist, unit)
     question = pick(rng, OBJECT_DISTANCE).format(a=a.name, b=b.name, u=unit_word(rng, unit))
     diff = pa - pb
@@ -139,14 +139,14 @@ def object_distance(scene: Scene, view: View, rng: np.random.Generator) -> Quest
     )
 
 
-def object_size(scene: Scene, view: View, rng: np.random.Generator) -> Question | None:
+def object_size(scene: Scene, view: View, rng: np.random.Generator, units: str = "mixed") -> Question | None:
     """The longest dimension of one clearly visible object (centimetres by default, as in VSI-Bench)."""
     clear = view.clear_objects()
     if not clear:
         return None
     k = pick(rng, clear)
     obj = scene.objects[k]
-    unit = pick_unit(rng, {"cm": 0.7, "m": 0.15, "ft": 0.15})
+    unit = pick_unit(rng, {"cm": 0.7, "m": 0.15, "ft": 0.15}, units)
     answer = in_unit(obj.longest_m, unit)
     question = pick(rng, OBJECT_SIZE).format(a=obj.name, u=unit_word(rng, unit))
     cot = (
@@ -158,11 +158,11 @@ def object_size(scene: Scene, view: View, rng: np.random.Generator) -> Question 
     return Question("object_size", question, None, answer, "numeric", unit, cot, clip01(difficulty), [obj.name])
 
 
-def room_size(scene: Scene, view: View, rng: np.random.Generator) -> Question | None:
+def room_size(scene: Scene, view: View, rng: np.random.Generator, units: str = "mixed") -> Question | None:
     """Floor area of the (rectangular) room, from a video walk or a wide corner image."""
     width, depth, height = scene.room_m
     area = scene.floor_area_m2
-    unit = pick_unit(rng, {"m^2": 0.8, "ft^2": 0.2})
+    unit = pick_unit(rng, {"m^2": 0.8, "ft^2": 0.2}, units)
     answer = in_unit(area, unit)
     question = pick(rng, ROOM_SIZE).format(u=unit_word(rng, unit))
     cot = (

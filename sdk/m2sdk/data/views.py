@@ -17,13 +17,21 @@ from m2sdk.data.scene import Camera, Scene
 from m2sdk.errors import InputError, M2Error
 
 
-def render_views(seed: int, n_frames: int, width: int = 320, height: int = 240) -> list[tuple[np.ndarray, dict]]:
+def render_views(
+    seed: int,
+    n_frames: int,
+    width: int = 320,
+    height: int = 240,
+    objects: tuple[int, int] = (6, 12),
+    unique_colours: bool = False,
+) -> list[tuple[np.ndarray, dict]]:
     """Frames of a camera walking smoothly through one random room, with per-frame ground truth.
 
     Args:
         seed: Picks the room; the same seed gives the same frames.
         n_frames: Number of frames along the walk (the walk's length does not depend on it).
         width, height: Frame size in pixels.
+        objects, unique_colours: The room's object count range and colour rule (see ``sample_scene``).
 
     Returns:
         ``(frame, meta)`` pairs: ``frame`` is (height, width, 3) uint8 BGR; ``meta`` holds ``frame``
@@ -39,7 +47,7 @@ def render_views(seed: int, n_frames: int, width: int = 320, height: int = 240) 
         raise InputError(
             f"render_views needs n_frames >= 1 and a size of at least 16x16, got {n_frames}, {width}x{height}"
         )
-    scene = sample_scene(np.random.default_rng(seed), width, height, n_frames=n_frames)
+    scene = sample_scene(np.random.default_rng(seed), width, height, n_frames, objects, unique_colours)
     out = []
     for i, camera in enumerate(scene.path):
         result = render(scene, camera)

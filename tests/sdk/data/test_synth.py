@@ -200,6 +200,30 @@ def test_config_rejects_bad_values(tmp_path):
         SynthConfig(tmp_path, tasks=("appearance_order",)).usable_tasks()
     with pytest.raises(ValueError, match="n must"):
         SynthConfig(tmp_path, n=0)
+    with pytest.raises(ValueError, match="objects"):
+        SynthConfig(tmp_path, objects=(4, 2))
+    with pytest.raises(ValueError, match="units"):
+        SynthConfig(tmp_path, units="imperial")
+
+
+def test_simple_rooms_in_metric_units(tmp_path):
+    """m2-mini's rooms: 3-5 objects, one colour each, every measurement in its usual metric unit."""
+    tasks = ("camera_distance", "object_size", "object_count", "relative_distance", "relative_direction")
+    records = synthesize(SynthConfig(tmp_path, n=40, seed=5, width=160, height=120, tasks=tasks, per_scene=2,
+                                     objects=(3, 5), unique_colours=True, units="metric"))  # fmt: skip
+    for rec in records:
+        colours = [o["colour"] for o in rec.scene["objects"]]
+        assert 1 <= len(colours) <= 5 and len(set(colours)) == len(colours), colours
+    assert {r.unit for r in records if r.task == "camera_distance"} == {"m"}
+    assert {r.unit for r in records if r.task == "object_size"} == {"cm"}
+    card = json.loads((tmp_path / "card.json").read_text())
+    assert card["config"]["objects"] == [3, 5]
+    assert card["config"]["unique_colours"] is True and card["config"]["units"] == "metric"
+
+
+def test_default_rooms_keep_their_card(dataset):
+    """Older datasets' cards stay byte-identical: the new room settings appear only when used."""
+    assert not {"objects", "unique_colours", "units"} & set(json.loads((dataset / "card.json").read_text())["config"])
 
 
 def test_render_views_is_a_smooth_deterministic_walk():
