@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from m2sdk.prompt import format_response
+from m2sdk.units import to_si
 
 
 class Predictor(Protocol):
@@ -53,7 +54,12 @@ class ModelPredictor:
 
 
 class ConstantPredictor:
-    """The best constant answer per task: training-set median (numeric) or majority letter (choice)."""
+    """The best constant answer per task: training-set median (numeric) or majority letter (choice).
+
+    The median is taken in SI units and answered with the SI unit: questions of one task mix metres,
+    centimetres and feet, and a median of the raw numbers would mix units (the scorer converts the
+    answer back, so "3.6 m" is scored right against a truth of 11.8 ft).
+    """
 
     name = "constant baseline"
 
@@ -63,8 +69,8 @@ class ConstantPredictor:
         self.units: dict[str, str | None] = {}
         for rec in train_records:
             if rec.answer_type == "numeric":
-                numeric[rec.task].append(float(rec.answer))
-                self.units[rec.task] = rec.unit
+                value_si, self.units[rec.task] = to_si(float(rec.answer), rec.unit)
+                numeric[rec.task].append(value_si)
             else:
                 letters[rec.task][str(rec.answer)] += 1
         self.answers = {task: float(np.median(v)) for task, v in numeric.items()}

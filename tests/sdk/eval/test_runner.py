@@ -15,6 +15,7 @@ from m2sdk.data.synth import SynthConfig, synthesize
 from m2sdk.eval.predictors import ConstantPredictor, ModelPredictor, RandomChoicePredictor
 from m2sdk.eval.runner import evaluate, load_dataset, select
 from m2sdk.prompt import format_response
+from m2sdk.units import to_si
 
 
 @pytest.fixture(scope="module")
@@ -38,18 +39,34 @@ def test_oracle_scores_one_on_every_task(dataset):
     assert result.report.parse_failures == 0
 
 
-def test_constant_baseline_answers_the_training_median_and_majority(dataset):
+def test_constant_baseline_answers_the_training_median_in_si_and_majority(dataset):
     records, _, _ = load_dataset(dataset)
     baseline = ConstantPredictor(records)
     for task in {r.task for r in records}:
         mine = [r for r in records if r.task == task]
         if mine[0].answer_type == "numeric":
-            assert baseline.answers[task] == pytest.approx(np.median([float(r.answer) for r in mine]))
+            si = [to_si(float(r.answer), r.unit)[0] for r in mine]  # questions mix m, cm and ft
+            assert baseline.answers[task] == pytest.approx(np.median(si))
+            si_unit = to_si(1.0, mine[0].unit)[1]
+            assert baseline(mine[0]).endswith(f" {si_unit}}}</answer>" if si_unit else "}</answer>")
         else:
             majority = max({r.answer for r in mine}, key=lambda a: sum(r.answer == a for r in mine))
             assert [r.answer for r in mine].count(baseline.answers[task]) == [r.answer for r in mine].count(majority)
     result = evaluate(baseline, records, progress=False)
     assert result.report.parse_failures == 0 and 0 < result.report.overall < 1
+
+
+def test_constant_baseline_is_unit_aware():
+    """Truths of 3 m, 300 cm and 9.84 ft are one distance: the median answer scores full marks on each."""
+    from types import SimpleNamespace
+
+    from m2sdk.eval.metrics import score_sample
+
+    rows = [dict(task="camera_distance", answer_type="numeric", answer=a, unit=u, options=None)
+            for a, u in ((3.0, "m"), (300, "cm"), (9.84, "ft"))]  # fmt: skip
+    baseline = ConstantPredictor([SimpleNamespace(**row) for row in rows])
+    assert baseline.answers["camera_distance"] == pytest.approx(3.0, rel=1e-3)
+    assert [score_sample(row, baseline(SimpleNamespace(**row))).score for row in rows] == [1.0, 1.0, 1.0]
 
 
 def test_random_baseline_is_seeded(dataset):
