@@ -13,12 +13,16 @@ from m2train.config import RLRunConfig, SFTRunConfig, apply_overrides, load_conf
 CONFIGS = Path(__file__).resolve().parents[2] / "train" / "configs"
 
 
-@pytest.mark.parametrize("name, kind", [("sft_tiny", "sft"), ("sft_7b", "sft"), ("rl_tiny", "rl"), ("rl_7b", "rl")])
+SHIPPED = [("sft_tiny", "sft"), ("sft_7b", "sft"), ("rl_tiny", "rl"), ("rl_7b", "rl"), ("m2_mini_sft", "sft"),
+           ("m2_mini_rl", "rl")]  # fmt: skip
+
+
+@pytest.mark.parametrize("name, kind", SHIPPED)
 def test_shipped_configs_load(name, kind):
     cfg = load_config(CONFIGS / f"{name}.yaml", kind)
     assert isinstance(cfg, RLRunConfig if kind == "rl" else SFTRunConfig)
     if kind == "rl":
-        assert cfg.kl.beta_start == 0.01 and cfg.kl.beta_end == 0.0
+        assert cfg.kl.beta_start > 0 and cfg.kl.beta_end == 0.0
         assert cfg.optim.max_steps >= 1
     if name.endswith("7b"):
         assert cfg.model.dtype == "bfloat16" and cfg.model.gradient_checkpointing
@@ -41,6 +45,9 @@ BASE = {"data": {"datasets": [{"path": "d"}]}}
         ({"model": {"dtype": "int8"}}, "model.dtype"),
         ({"kl": {"beta_start": 0.0}}, "kl.beta_start"),
         ({"rollout": {"num_generations": 1}}, "rollout.num_generations"),
+        ({"rollout": {"reasoning": "no"}}, "rollout.reasoning"),
+        ({"optim": {"adam_epsilon": 0.0}}, "optim.adam_epsilon"),
+        ({"data": {"datasets": [{"path": "d"}], "response": "both"}}, "data.response"),
         ({"rewards": {"routes": {"geometry": "bleu"}}}, "rewards.routes.geometry"),
         ({"curriculum": {"kind": "stages", "stages": [{"until": 0.5, "max_difficulty": 0.3}]}}, "curriculum.stages"),
         ({"data": {"datasets": []}}, "data.datasets"),
@@ -78,3 +85,14 @@ def test_accelerate_and_deepspeed_configs_parse():
     ds = json.loads((CONFIGS / "deepspeed_zero3.json").read_text())
     assert ds["zero_optimization"]["stage3_gather_16bit_weights_on_model_save"] is True
     assert "accelerate launch" in (CONFIGS / "slurm_multinode.sh").read_text()
+
+
+def test_m2_mini_recipe_is_fast_mode_end_to_end():
+    """SFT teaches answers in both prompt forms; RL rolls out in the fast mode the SFT model learned."""
+    from m2train.common import training_kwargs
+
+    sft = load_config(CONFIGS / "m2_mini_sft.yaml", "sft")
+    rl = load_config(CONFIGS / "m2_mini_rl.yaml", "rl")
+    assert sft.data.response == "answer" and rl.rollout.reasoning is False
+    assert rl.model.init == f"{sft.output_dir}/final" and rl.rewards.numeric == "ednm"
+    assert training_kwargs(sft)["adam_epsilon"] == sft.optim.adam_epsilon == 1e-12

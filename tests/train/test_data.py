@@ -157,3 +157,11 @@ def test_video_samples_train(tmp_path, processor):
     model = build_preset("m2-tiny")
     loss = model(**batch).loss
     assert torch.isfinite(loss) and weights.tolist() == [1.0]
+
+
+def test_answer_mode_also_teaches_the_empty_think_block(tiny_data, processor):
+    """The loss covers the fast prefix, so a fast-trained model answers when asked to reason, too."""
+    sample = load_mixture([DatasetSpec(path=str(tiny_data))])[1]
+    example = encode_sample(sample, processor, "answer")
+    text = processor.tokenizer.decode([int(t) for t in example["labels"] if t != IGNORE_INDEX])
+    assert text == f"<think>\n\n</think>\n<answer>\\boxed{{{sample.record.answer}}}</answer>{tokens.IM_END}"

@@ -113,3 +113,16 @@ def test_task_reward_is_gated_on_the_format():
     open_, _ = funcs_by_name(RewardsConfig(gate_on_format=False))
     assert gated["ednm"](completions, **cols) == [0.0, 0.0, 1.0]
     assert open_["ednm"](completions, **cols)[0] == 1.0  # the lenient parser finds 2.5 m in the broken text
+
+
+def test_fast_mode_rewards_score_the_prompt_prefix_plus_the_completion():
+    """Fast-mode rollouts: the prompt holds the empty think block, the completion starts at \\boxed."""
+    from m2sdk.prompt import FAST_RESPONSE_PREFIX
+
+    completion = "\\boxed{2.0 m}</answer>"
+    plain = {f.__name__: f for f in make_reward_funcs(CONFIG)[0]}
+    fast = {f.__name__: f for f in make_reward_funcs(CONFIG, completion_prefix=FAST_RESPONSE_PREFIX)[0]}
+    assert plain["format"]([completion] * 3, **columns())[0] == 0.0  # no think block: malformed on its own
+    assert fast["format"]([completion] * 3, **columns())[0] == 1.0
+    assert fast["ednm"]([completion] * 3, **columns())[0] == pytest.approx(math.exp(-2.0 * 0.5 / 2.5))
+    assert fast["ednm"].__name__ == "ednm"  # TRL logs rewards under the wrapped function's name

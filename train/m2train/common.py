@@ -54,6 +54,7 @@ def training_kwargs(config: SFTRunConfig) -> dict[str, Any]:
         "seed": config.seed,
         "learning_rate": optim.learning_rate,
         "weight_decay": optim.weight_decay,
+        "adam_epsilon": optim.adam_epsilon,
         "warmup_steps": optim.warmup_ratio,  # a float in [0, 1) is a ratio of the total steps
         "lr_scheduler_type": optim.lr_scheduler,
         "per_device_train_batch_size": optim.per_device_batch_size,

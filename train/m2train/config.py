@@ -125,10 +125,16 @@ class DataConfig:
 
 @dataclass
 class OptimConfig:
-    """Optimiser, batch and schedule (``max_steps`` > 0 wins over ``num_epochs``)."""
+    """Optimiser, batch and schedule (``max_steps`` > 0 wins over ``num_epochs``).
+
+    ``adam_epsilon`` matters for models trained from scratch: behind M2's L2-normalised projector the
+    vision tower's gradients shrink as the projector's output grows, down to the size of AdamW's default
+    epsilon (1e-8), which then stalls the vision tower while the decoder keeps learning.
+    """
 
     learning_rate: float = 1e-5
     weight_decay: float = 0.0
+    adam_epsilon: float = 1e-8
     warmup_ratio: float = 0.0
     lr_scheduler: str = "cosine"
     per_device_batch_size: int = 1
@@ -140,6 +146,7 @@ class OptimConfig:
     def __post_init__(self) -> None:
         _positive("optim", "learning_rate", self.learning_rate)
         _positive("optim", "weight_decay", self.weight_decay, allow_zero=True)
+        _positive("optim", "adam_epsilon", self.adam_epsilon)
         _fraction("optim", "warmup_ratio", self.warmup_ratio)
         _choice("optim", "lr_scheduler", self.lr_scheduler, ("cosine", "linear", "constant", "constant_with_warmup"))
         for name in ("per_device_batch_size", "gradient_accumulation_steps"):
@@ -202,9 +209,15 @@ class DistributedConfig:
 
 @dataclass
 class RolloutConfig:
-    """GRPO rollouts and objective (TRL's ``GRPOConfig`` names; M2 used 16 rollouts per prompt)."""
+    """GRPO rollouts and objective (TRL's ``GRPOConfig`` names; M2 used 16 rollouts per prompt).
+
+    ``reasoning: false`` rolls out in fast answer-only mode: the prompt ends with the empty think block
+    (as ``m2sdk.query(..., reasoning=False)`` builds it) and rewards score the prefix plus the completion;
+    the RL stage for a model that was fine-tuned with ``data.response: answer``.
+    """
 
     num_generations: int = 8
+    reasoning: bool = True
     max_completion_length: int = 256
     temperature: float = 1.0
     top_p: float = 1.0
@@ -222,6 +235,8 @@ class RolloutConfig:
         for name in ("num_generations", "max_completion_length", "num_iterations"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"rollout.{name} must be an int >= 1, got {getattr(self, name)!r}")
+        if not isinstance(self.reasoning, bool):
+            raise ValueError(f"rollout.reasoning must be true or false, got {self.reasoning!r}")
         if self.num_generations < 2:
             raise ValueError("rollout.num_generations must be >= 2: GRPO compares completions within a group")
         _positive("rollout", "temperature", self.temperature)

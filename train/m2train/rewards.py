@@ -138,6 +138,18 @@ class FormatReward:
         return [check_reward("format", v, i) for v, i in zip(values, ids, strict=True)]
 
 
+class WithPrefix:
+    """A reward function scoring ``prefix + completion`` (the prompt ended in the first part of the answer)."""
+
+    def __init__(self, func: Any, prefix: str) -> None:
+        self.func, self.prefix = func, prefix
+        self.__name__ = func.__name__
+
+    def __call__(self, completions: Sequence[Any], **columns: Any) -> list[Any]:
+        texts = [self.prefix + eval_rewards.completion_text(c) for c in completions]
+        return self.func(texts, **columns)
+
+
 def check_reward(name: str, value: Any, sample_id: Any) -> float:
     """The reward as a float, or :class:`NonFiniteError` naming the component and sample."""
     value = float(value)
@@ -149,14 +161,20 @@ def check_reward(name: str, value: Any, sample_id: Any) -> float:
     return value
 
 
-def make_reward_funcs(config: RewardsConfig, routes: Sequence[str] = ROUTES) -> tuple[list[Any], list[float]]:
+def make_reward_funcs(
+    config: RewardsConfig, routes: Sequence[str] = ROUTES, completion_prefix: str = ""
+) -> tuple[list[Any], list[float]]:
     """Reward functions for ``GRPOTrainer(reward_funcs=...)`` and their ``reward_weights``.
 
     Column 0 is the format reward; the task rewards of ``routes`` (those the data uses) follow.
+    ``completion_prefix`` is the part of the answer the prompt already holds (fast mode's empty think
+    block): it is put back in front of each completion, so format and task rewards see the whole answer.
     """
     scorers = {"ednm": _ednm(config.ednm_decay), "mra": mra_reward, "choice": _choice, "math": math_reward}
     chosen = [r for r in ROUTES if r in routes]
     funcs: list[Any] = [FormatReward()] + [TaskReward(route, scorers[route], config) for route in chosen]
+    if completion_prefix:
+        funcs = [WithPrefix(f, completion_prefix) for f in funcs]
     weights = [config.format_weight] + [config.task_weight] * len(chosen)
     return funcs, weights
 

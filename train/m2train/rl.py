@@ -34,6 +34,7 @@ from trl.models import prepare_deepspeed, prepare_fsdp
 from trl.trainer.utils import add_fused_lm_head, disable_dropout_in_model
 
 from m2sdk._deps import available, require
+from m2sdk.prompt import FAST_RESPONSE_PREFIX
 from m2train.checkpointing import AtomicCheckpointMixin, read_state, resolve_resume
 from m2train.common import callbacks_for, load_policy, run_config_dict, train_and_save, training_kwargs
 from m2train.config import RLRunConfig
@@ -55,7 +56,8 @@ class M2GRPOTrainer(FaultChecksMixin, AtomicCheckpointMixin, GRPOTrainer):
     def __init__(self, *, model: Any, args: GRPOConfig, run_config: RLRunConfig, processor: Any, **kwargs: Any):
         reference = copy.deepcopy(model).eval().requires_grad_(False)  # before TRL patches the policy
         beta_start, args.beta = args.beta, 0.0  # stop TRL from loading a reference by hub id
-        super().__init__(model=model, args=args, processing_class=TRLProcessor(processor), **kwargs)
+        processing_class = TRLProcessor(processor, reasoning=run_config.rollout.reasoning)
+        super().__init__(model=model, args=args, processing_class=processing_class, **kwargs)
         args.beta = self.beta = beta_start
         self.ref_model = self._prepare_reference(reference)
         self.run_config = run_config
@@ -222,7 +224,8 @@ def build_rl_trainer(config: RLRunConfig) -> M2GRPOTrainer:
     dataset = rl_dataset(load_mixture(config.data.datasets), processor.config)
     columns = dataset.data  # Arrow table: reading columns decodes no image
     routes = routes_used(columns.column("task").to_pylist(), columns.column("answer_type").to_pylist(), config.rewards)
-    funcs, weights = make_reward_funcs(config.rewards, routes)
+    prefix = "" if config.rollout.reasoning else FAST_RESPONSE_PREFIX
+    funcs, weights = make_reward_funcs(config.rewards, routes, completion_prefix=prefix)
     return M2GRPOTrainer(
         model=model,
         args=grpo_args(config, weights),

@@ -41,11 +41,13 @@ class TRLProcessor(ProcessorMixin):
     """Adapter from :class:`~m2sdk.processor.M2Processor` to what TRL's ``SFTTrainer``/``GRPOTrainer`` call.
 
     ``ProcessorMixin.__init__`` is not called: it validates transformers sub-processors, which M2 does not
-    use (its pixels go through :mod:`m2sdk.processing`).
+    use (its pixels go through :mod:`m2sdk.processing`). ``reasoning=False`` ends every encoded prompt with
+    the fast-mode prefix (empty think block, open ``<answer>``), for answer-only rollouts.
     """
 
-    def __init__(self, processor: Any) -> None:
+    def __init__(self, processor: Any, reasoning: bool = True) -> None:
         self.m2 = processor
+        self.reasoning = reasoning
         self.tokenizer = processor.tokenizer.to_transformers()
         self.chat_template = None
         self.image_processor = SimpleNamespace(merge_size=processor.config.merge_size)
@@ -94,7 +96,10 @@ class TRLProcessor(ProcessorMixin):
     def _encode(self, parts: list[tuple[str, list, str]], *, pad: bool) -> dict[str, Any]:
         import torch
 
-        inputs = [self.m2([_as_rgb(i) for i in imgs] or None, q, system=system) for system, imgs, q in parts]
+        inputs = [
+            self.m2([_as_rgb(i) for i in imgs] or None, q, system=system, reasoning=self.reasoning)
+            for system, imgs, q in parts
+        ]
         out: dict[str, Any] = {}
         if pad:
             out.update(_left_pad(inputs, self.m2.tokenizer.pad_id))
