@@ -47,6 +47,7 @@ def test_compressed_reliable_camera_standing_question_and_sigint(ros, tmp_path):
     node = NodeProcess(
         tmp_path / "node.log",
         namespace=NAMESPACE,
+        model="m2-tiny",  # wiring tests: the tiny random preset keeps them fast
         image_topic=CAMERA_TOPIC,
         image_transport="compressed",
         image_qos="reliable",

@@ -71,6 +71,7 @@ def bag(tmp_path_factory):
 def node(ros, tmp_path_factory):
     proc = NodeProcess(
         tmp_path_factory.mktemp("node") / "m2_spatial.log",
+        model="m2-tiny",  # wiring tests: the tiny random preset keeps them fast
         image_topic=CAMERA_TOPIC,
         queue_size=QUEUE_SIZE,
         max_frame_age_s=MAX_AGE_S,

@@ -22,7 +22,7 @@ def register(subparsers, name: str, help_text: str, formatter_class) -> None:
         ),
         formatter_class=formatter_class,
     )
-    p.add_argument("--model", default="m2-tiny", help="checkpoint folder, bundle folder or preset name")
+    p.add_argument("--model", default="m2-mini", help="checkpoint folder, bundle folder, preset or bundled model name")
     p.add_argument("--data", required=True, type=Path, help="dataset folder (samples.jsonl) or a .jsonl file")
     p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime", "tensorrt"])
     p.add_argument("--limit", type=int, default=None, help="evaluate at most N records")

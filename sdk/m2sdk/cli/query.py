@@ -12,13 +12,13 @@ def register(subparsers, name: str, help_text: str, formatter_class) -> None:
         help=help_text,
         description="Answer one spatial question about one or more images.",
         epilog=(
-            "Example:\n  m2 query --model m2-tiny frame.png 'How far is the chair from the camera, in metres?'\n"
+            "Example:\n  m2 query frame.png 'How far is the chair from the camera, in metres?' --fast\n"
             "  m2 query --model bundles/tiny-fp32 --backend onnxruntime frame.png 'How many chairs?' --fast"
         ),
         formatter_class=formatter_class,
     )
     p.add_argument("images", nargs="+", help="image file(s), then the question as the last argument")
-    p.add_argument("--model", default="m2-tiny", help="checkpoint folder, bundle folder or preset name")
+    p.add_argument("--model", default="m2-mini", help="checkpoint folder, bundle folder, preset or bundled model name")
     p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime", "tensorrt"])
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--fast", action="store_true", help="answer only, no chain of thought")

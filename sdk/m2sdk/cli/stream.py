@@ -23,7 +23,7 @@ def register(subparsers, name: str, help_text: str, formatter_class) -> None:
     )
     p.add_argument("source", help="camera index (0), video file, or rtsp/http URL")
     p.add_argument("question", help="the question to answer on every frame")
-    p.add_argument("--model", default="m2-tiny", help="checkpoint folder, bundle folder or preset name")
+    p.add_argument("--model", default="m2-mini", help="checkpoint folder, bundle folder, preset or bundled model name")
     p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime", "tensorrt"])
     p.add_argument("--every", type=float, default=0.0, help="seconds between answers (0 = as fast as possible)")
     p.add_argument("--clip", type=float, default=4.0, help="clip length in seconds for video questions")

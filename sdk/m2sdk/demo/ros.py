@@ -60,7 +60,10 @@ def run_ros_demo(config: Any, question: str = "How far is the chair from the cam
     console.print(f"  DDS on loopback only, ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']}; node log: {log}")
     with log.open("w") as log_file:
         node = subprocess.Popen(_ros_command(node_cmd), env=env, stdout=log_file, stderr=subprocess.STDOUT)
-        camera = subprocess.Popen(_ros_command("m2_bag_camera --fps 10 --seed 11"), env=env,
+        low, high = config.objects
+        room = f"--seed {config.seed} --size {config.width}x{config.height} --objects {low} {high}"
+        room += " --unique-colours" if config.unique_colours else ""
+        camera = subprocess.Popen(_ros_command(f"m2_bag_camera --fps 10 {room}"), env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         try:
             _wait_ready(node, log)

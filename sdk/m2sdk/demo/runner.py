@@ -19,7 +19,11 @@ console = Console()
 
 @dataclass
 class DemoConfig:
-    """Settings of one demo run (defaults finish in a few minutes on 2 CPU cores)."""
+    """Settings of one demo run (defaults finish in a few minutes on 2 CPU cores).
+
+    The rooms (``width`` x ``height`` frames, ``objects`` per room, ``unique_colours``, ``units``) default
+    to the ones m2-mini was trained and measured on (scripts/train_m2_mini.sh).
+    """
 
     out: Path = Path("m2-demo")
     model: str = "m2-mini"
@@ -28,8 +32,11 @@ class DemoConfig:
     seed: int = 11
     n_frames: int = 30
     fps: float = 10.0
-    width: int = 320
-    height: int = 240
+    width: int = 224
+    height: int = 168
+    objects: tuple[int, int] = (3, 5)
+    unique_colours: bool = True
+    units: str = "metric"
     eval_samples: int = 60
     export: bool = True
     fallback_model: str | None = "m2-tiny"  # used, loudly, when ``model`` cannot be loaded
@@ -131,7 +138,8 @@ def run_demo(config: DemoConfig) -> list[StreamRun]:
         return [camera_loop(model, config)]
     with stage("2. render a synthetic room walk with exact ground truth"):
         scenario = make_scenario(config.out, seed=config.seed, n_frames=config.n_frames, fps=config.fps,
-                                 width=config.width, height=config.height)  # fmt: skip
+                                 width=config.width, height=config.height, objects=config.objects,
+                                 unique_colours=config.unique_colours)  # fmt: skip
         console.print(f"  {scenario.video}  question: {scenario.question!r}")
     runs = []
     with stage("3. stream it through the SDK (torch)"):
@@ -139,7 +147,7 @@ def run_demo(config: DemoConfig) -> list[StreamRun]:
     if config.export:
         bundle = config.out / "bundle-fp32"
         with stage("4. export to ONNX (fp32) with a parity check"):
-            export(config.model, bundle)
+            export(config.model, bundle, (28 * max(1, config.width // 28), 28 * max(1, config.height // 28)))
         with stage("5. stream the same video on ONNX Runtime"):
             runs.append(stream_scenario(m2sdk.load(bundle, backend="onnxruntime"), scenario, None))
     if config.eval_samples:
@@ -149,7 +157,7 @@ def run_demo(config: DemoConfig) -> list[StreamRun]:
         with stage("7. ROS 2: the node on loopback, fed by a camera bag"):
             from m2sdk.demo.ros import run_ros_demo
 
-            run_ros_demo(config)
+            run_ros_demo(config, question=scenario.question)
     speedup = runs[0].mean_ms / runs[1].mean_ms if len(runs) > 1 else None
     if len(runs) > 1:
         same, common = agreement(runs[0], runs[1])
@@ -182,11 +190,11 @@ def load_demo_model(config: DemoConfig) -> Any:
         return m2sdk.load(config.model, backend="torch")
 
 
-def export(model: str, bundle: Path) -> None:
+def export(model: str, bundle: Path, image_size: tuple[int, int]) -> None:
     from m2export.bundle import export_bundle
     from m2export.export_config import ExportConfig
 
-    export_bundle(ExportConfig(checkpoint=model, out=bundle, precision="fp32", image_size=(336, 252), force=True,
+    export_bundle(ExportConfig(checkpoint=model, out=bundle, precision="fp32", image_size=image_size, force=True,
                                eval_samples=0))  # fmt: skip
     console.print(f"  wrote {bundle} (parity: {bundle / 'parity.json'})")
 
@@ -200,9 +208,10 @@ def quality(model: Any, config: DemoConfig) -> None:
 
     tasks = ("camera_distance", "relative_distance", "relative_direction", "object_count", "object_size")
     val, train = config.out / "heldout", config.out / "baseline-train"
-    synthesize(SynthConfig(out_dir=val, n=config.eval_samples, seed=90_001, width=config.width,
-                           height=config.height, tasks=tasks))  # fmt: skip
-    synthesize(SynthConfig(out_dir=train, n=200, seed=0, width=config.width, height=config.height, tasks=tasks))
+    rooms = dict(width=config.width, height=config.height, tasks=tasks, objects=config.objects,
+                 unique_colours=config.unique_colours, units=config.units, per_scene=2)  # fmt: skip
+    synthesize(SynthConfig(out_dir=val, n=config.eval_samples, seed=90_001, **rooms))
+    synthesize(SynthConfig(out_dir=train, n=500, seed=0, **rooms))
     records, problems = load_records(val / "samples.jsonl")
     train_records, _ = load_records(train / "samples.jsonl")
     predictor = ModelPredictor(model, val, reasoning=False, max_new_tokens=24)

@@ -24,11 +24,21 @@ class Scenario:
         return self.truth_m[index]
 
 
-def make_scenario(out: Path, *, seed: int, n_frames: int, fps: float, width: int, height: int) -> Scenario:
+def make_scenario(
+    out: Path,
+    *,
+    seed: int,
+    n_frames: int,
+    fps: float,
+    width: int,
+    height: int,
+    objects: tuple[int, int] = (6, 12),
+    unique_colours: bool = False,
+) -> Scenario:
     """Render a walk, pick the object seen best along it, and compute its distance in every frame."""
     from m2sdk.data import render_views, write_video
 
-    views = render_views(seed=seed, n_frames=n_frames, width=width, height=height)
+    views = render_views(seed, n_frames, width, height, objects, unique_colours)
     seen: dict[str, int] = {}
     for _, meta in views:
         for obj in meta["visible_objects"]:

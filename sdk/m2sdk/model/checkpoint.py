@@ -132,15 +132,18 @@ def save_checkpoint(model, processor, folder: str | Path, *, max_shard_size: str
 
 
 def load_model(path_or_preset: str | Path, *, dtype: Any = None, device: Any = "cpu"):
-    """Load ``(model, processor)`` from a checkpoint folder or a preset name, validated.
+    """Load ``(model, processor)`` from a checkpoint folder, a preset name or a bundled model name, validated.
 
     Example:
-        >>> model, processor = load_model("m2-tiny")
+        >>> model, processor = load_model("m2-tiny")  # random preset
+        >>> model, processor = load_model("m2-mini")  # the trained model shipped in the package
     """
-    from m2sdk.model.presets import PRESETS, build_preset, preset_processor
+    from m2sdk.model.presets import PRESETS, build_preset, bundled_checkpoint, preset_processor
 
-    if str(path_or_preset) in PRESETS and not Path(path_or_preset).exists():
-        return build_preset(str(path_or_preset), dtype=dtype, device=device), preset_processor(str(path_or_preset))
+    if not Path(path_or_preset).exists():
+        if str(path_or_preset) in PRESETS:
+            return build_preset(str(path_or_preset), dtype=dtype, device=device), preset_processor(str(path_or_preset))
+        path_or_preset = bundled_checkpoint(str(path_or_preset)) or path_or_preset
     from m2sdk.model.modeling import M2ReasoningForConditionalGeneration
     from m2sdk.processor import M2Processor
 

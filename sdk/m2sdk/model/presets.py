@@ -1,13 +1,18 @@
-"""Named model presets: ``m2-7b`` (the released dimensions) and ``m2-tiny`` (a few MB, for tests).
+"""Named models: random presets (``m2-7b``, ``m2-tiny``, ``m2-mini-init``) and bundled trained ones (``m2-mini``).
 
 Preset weights are random but seeded: the same preset is bit-identical in every process, which tests
 and export parity checks rely on. Presets use the offline tokenizer, and their configs take the special
 token ids from it; converted real checkpoints carry the released ids (:data:`m2sdk.tokens.RELEASED_IDS`).
+
+A bundled name (:data:`BUNDLED`) is a trained checkpoint folder shipped inside the package:
+``load_model("m2-mini")`` loads ``m2sdk/assets/m2-mini`` (trained from ``m2-mini-init`` by
+``scripts/train_m2_mini.sh``), so it works offline right after ``pip install``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from m2sdk import tokens
@@ -22,6 +27,7 @@ class Preset:
     text: dict[str, Any]
     seed: int
     description: str
+    image: dict[str, Any] | None = None  # ImageProcessorConfig overrides (None: the defaults)
 
 
 _QWEN25_VIT_600M = dict(
@@ -51,7 +57,51 @@ PRESETS: dict[str, Preset] = {
         seed=1234,
         description="tiny random M2 for tests and CPU work (a few MB)",
     ),
+    "m2-mini-init": Preset(
+        vision=dict(
+            depth=4, hidden_size=128, num_heads=4, intermediate_size=256, out_hidden_size=256,
+            fullatt_block_indexes=[0, 1, 2, 3], window_size=112, patch_size=14, spatial_merge_size=2,
+            temporal_patch_size=2, tokens_per_second=2, hidden_act="silu",
+        ),
+        text=dict(
+            hidden_size=256, intermediate_size=512, num_hidden_layers=4, num_attention_heads=4,
+            num_key_value_heads=2, max_position_embeddings=4096, rms_norm_eps=1e-6, vocab_size=None,
+            rope_parameters={"rope_type": "default", "rope_theta": 1e4, "mrope_section": [8, 12, 12]},
+        ),
+        seed=2024,
+        description="m2-mini's architecture with seeded random weights (what scripts/train_m2_mini.sh trains)",
+        # 640x480 camera frames become 224x168 (8x6 = 48 visual tokens): small enough to train on a CPU.
+        image=dict(min_pixels=16 * 28 * 28, max_pixels=224 * 168, video_min_pixels=16 * 28 * 28,
+                   video_max_pixels=224 * 168, video_total_pixels=16 * 224 * 168),
+    ),
 }  # fmt: skip
+
+# Trained checkpoints shipped in the package: name -> folder under m2sdk/assets.
+BUNDLED: dict[str, str] = {"m2-mini": "m2-mini"}
+_ASSETS = Path(__file__).resolve().parent.parent / "assets"
+
+
+def bundled_checkpoint(name: str) -> Path | None:
+    """The shipped checkpoint folder of a bundled model name, or None for any other name.
+
+    Raises:
+        CheckpointError: The name is bundled but its folder is missing from this installation.
+
+    Example:
+        >>> bundled_checkpoint("m2-mini").name
+        'm2-mini'
+    """
+    if name not in BUNDLED:
+        return None
+    folder = _ASSETS / BUNDLED[name]
+    if not (folder / "config.json").is_file():
+        from m2sdk.errors import CheckpointError
+
+        raise CheckpointError(
+            f"the bundled model {name!r} is missing from {folder}; reinstall m2sdk or rebuild it with "
+            "scripts/train_m2_mini.sh"
+        )
+    return folder
 
 
 def preset_config(name: str):
@@ -115,16 +165,18 @@ def build_preset(name: str, *, dtype: Any = None, device: Any = "cpu"):
 
 
 def preset_processor(name: str):
-    """The processor that goes with a preset (offline tokenizer, default image settings)."""
+    """The processor that goes with a preset (offline tokenizer, the preset's image settings)."""
+    from m2sdk.processing import ImageProcessorConfig
     from m2sdk.processor import M2Processor
 
-    _get(name)
-    return M2Processor.tiny()
+    image = _get(name).image
+    return M2Processor.tiny(ImageProcessorConfig(**image) if image else None)
 
 
 def _get(name: str) -> Preset:
     if name not in PRESETS:
         from m2sdk.errors import InputError
 
-        raise InputError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)} or give a checkpoint folder")
+        known = sorted([*PRESETS, *BUNDLED])
+        raise InputError(f"unknown preset {name!r}; choose one of {known} or give a checkpoint folder")
     return PRESETS[name]

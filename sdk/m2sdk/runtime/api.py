@@ -15,7 +15,7 @@ from m2sdk.runtime.model import Model
 log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
-DEFAULT_MODEL = "m2-tiny"
+DEFAULT_MODEL = "m2-mini"  # the small trained model shipped in the package (m2sdk/assets/m2-mini)
 BUNDLE_MANIFEST = "manifest.json"
 
 _loaded: dict[str, Model] = {}
@@ -87,7 +87,7 @@ def query(frame: Any, prompt: str, *, model: Model | str | None = None, **kwargs
 
 
 def default_model(path_or_preset: str | None = None) -> Model:
-    """The shared model for ``path_or_preset`` (default ``m2-tiny``), loaded once (thread-safe)."""
+    """The shared model for ``path_or_preset`` (default ``m2-mini``), loaded once (thread-safe)."""
     key = str(path_or_preset or DEFAULT_MODEL)
     with _loaded_lock:
         if key not in _loaded:

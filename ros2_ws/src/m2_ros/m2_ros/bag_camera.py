@@ -37,6 +37,8 @@ def write_synthetic_bag(
     topic: str = "/camera/image_raw",
     frame_id: str = "camera_optical_frame",
     compressed: bool = False,
+    objects: tuple[int, int] = (6, 12),
+    unique_colours: bool = False,
 ) -> Path:
     """Write an MCAP rosbag2 of a camera walking through one synthetic room (bgr8 or JPEG frames).
 
@@ -54,7 +56,7 @@ def write_synthetic_bag(
     path = Path(path)
     with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
         connection = writer.add_connection(topic, msgtype, typestore=typestore)
-        for index, (frame, _meta) in enumerate(render_views(seed, n_frames, width=width, height=height)):
+        for index, (frame, _meta) in enumerate(render_views(seed, n_frames, width, height, objects, unique_colours)):
             stamp_ns = int(index * 1e9 / fps)
             msg = _image_msg(typestore, frame, stamp_ns, frame_id, compressed)
             writer.write(connection, stamp_ns, typestore.serialize_cdr(msg, msgtype))
@@ -183,11 +185,21 @@ def main(args: list[str] | None = None) -> int:
     parser.add_argument("--fps", type=float, default=15.0)
     parser.add_argument("--seed", type=int, default=0, help="room of the synthetic bag")
     parser.add_argument("--compressed", action="store_true", help="JPEG on <topic>/compressed")
+    parser.add_argument("--size", default="320x240", help="frame size WxH of the synthetic bag")
+    parser.add_argument(
+        "--objects",
+        type=int,
+        nargs=2,
+        default=(6, 12),
+        metavar=("MIN", "MAX"),
+        help="objects per room of the synthetic bag (m2-mini's rooms: 3 5)",
+    )
+    parser.add_argument("--unique-colours", action="store_true", help="one colour per object in the room")
     argv = sys.argv if args is None else args
     ns = parser.parse_args(rclpy.utilities.remove_ros_args(argv)[1:])
     rclpy.init(args=argv, signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)  # SIGINT: KeyboardInterrupt
     node = rclpy.create_node("m2_bag_camera")
-    bag = ns.bag or _default_bag(ns.seed, ns.fps, ns.compressed)
+    bag = ns.bag or _default_bag(ns)
     topic = ns.topic.rstrip("/") + "/compressed" if ns.compressed else ns.topic
     camera = BagCamera(node, bag, topic, fps=ns.fps).start()
     node.get_logger().info(f"publishing {bag} on {topic} at {ns.fps} fps")
@@ -202,8 +214,10 @@ def main(args: list[str] | None = None) -> int:
     return 0
 
 
-def _default_bag(seed: int, fps: float, compressed: bool) -> Path:
+def _default_bag(ns: argparse.Namespace) -> Path:
     import tempfile
 
+    width, height = (int(v) for v in ns.size.lower().split("x"))
     path = Path(tempfile.mkdtemp(prefix="m2_bag_")) / "camera"
-    return write_synthetic_bag(path, seed=seed, n_frames=60, fps=fps, compressed=compressed)
+    return write_synthetic_bag(path, seed=ns.seed, n_frames=60, fps=ns.fps, compressed=ns.compressed, width=width,
+                               height=height, objects=tuple(ns.objects), unique_colours=ns.unique_colours)  # fmt: skip

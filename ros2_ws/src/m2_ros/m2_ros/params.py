@@ -20,7 +20,7 @@ class NodeParams:
     """Parameters of ``m2_spatial_node`` (see config/params.yaml for the operator's view).
 
     Attributes:
-        model: Checkpoint or bundle folder, or a preset name such as ``m2-tiny``.
+        model: Checkpoint or bundle folder, or a model name: ``m2-mini`` (shipped, trained) or a preset.
         backend: m2sdk backend (``auto``, ``torch``, ``onnxruntime``, ``tensorrt``).
         image_topic: Camera topic; with ``compressed`` transport the node subscribes to
             ``<image_topic>/compressed`` (the image_transport convention).
@@ -42,7 +42,7 @@ class NodeParams:
         'reliable'
     """
 
-    model: str = "m2-tiny"
+    model: str = "m2-mini"
     backend: str = "auto"
     image_topic: str = "/camera/image_raw"
     image_transport: str = "raw"
@@ -71,7 +71,7 @@ class NodeParams:
         if self.max_new_tokens < 0:
             raise ValueError(f"parameter max_new_tokens must be >= 0, got {self.max_new_tokens}")
         if not self.model:
-            raise ValueError("parameter model must name a checkpoint folder or a preset such as m2-tiny")
+            raise ValueError("parameter model must name a checkpoint folder, m2-mini or a preset such as m2-tiny")
         if not self.image_topic:
             raise ValueError("parameter image_topic must not be empty")
 
