@@ -127,9 +127,9 @@ class DataConfig:
 class OptimConfig:
     """Optimiser, batch and schedule (``max_steps`` > 0 wins over ``num_epochs``).
 
-    ``adam_epsilon`` matters for models trained from scratch: behind M2's L2-normalised projector the
-    vision tower's gradients shrink as the projector's output grows, down to the size of AdamW's default
-    epsilon (1e-8), which then stalls the vision tower while the decoder keeps learning.
+    ``adam_epsilon`` can matter for models trained from scratch: behind M2's L2-normalised projector the
+    vision tower's per-element gradients shrink as the projector's output grows, down to about AdamW's
+    default epsilon (1e-8), which then damps the tower's updates (m2-mini's recipe uses 1e-12).
     """
 
     learning_rate: float = 1e-5
