@@ -42,6 +42,7 @@ def _no_subcommand(parser: argparse.ArgumentParser) -> int:
 
 
 def _add_synth(sub, formatter_class) -> None:
+    from m2sdk.data.question_base import UNIT_POLICIES
     from m2sdk.data.questions import ALL_TASKS
 
     p = sub.add_parser(
@@ -73,9 +74,14 @@ def _add_synth(sub, formatter_class) -> None:
     p.add_argument("--unique-colours", action="store_true", help="one colour per object in a room")
     p.add_argument(
         "--units",
-        choices=("mixed", "metric"),
+        choices=UNIT_POLICIES,
         default="mixed",
-        help="units asked for: a mix (m, cm, ft, ...) or each task's usual metric unit",
+        help="units asked for: a mix (m, cm, ft, ...), each task's usual metric unit, or metres for every length",
+    )
+    p.add_argument(
+        "--labels",
+        action="store_true",
+        help="also write dense labels per image (instance ids, depth) for m2 train vision",
     )
     p.add_argument("--teacher-url", help="OpenAI-compatible endpoint whose model rewrites each chain of thought")
     p.add_argument("--teacher-model", help="model name to send to --teacher-url")
@@ -114,7 +120,8 @@ def run_synth(args: argparse.Namespace) -> int:
     config = _config(SynthConfig, out_dir=args.out, n=args.n, seed=args.seed, width=args.width, height=args.height,
                      video=args.video, tasks=tuple(args.tasks), per_scene=args.per_scene,
                      video_frames=args.video_frames, fps=args.fps, video_fraction=args.video_fraction,
-                     objects=tuple(args.objects), unique_colours=args.unique_colours, units=args.units)  # fmt: skip
+                     objects=tuple(args.objects), unique_colours=args.unique_colours, units=args.units,
+                     labels=args.labels)  # fmt: skip
     if bool(args.teacher_url) != bool(args.teacher_model):
         raise InputError("--teacher-url and --teacher-model go together")
     stages = _stages(args)

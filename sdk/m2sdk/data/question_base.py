@@ -59,6 +59,7 @@ class View:
         first_frame: Per object, the first video frame where it is clearly visible, or None.
         first_any: Per object, the first video frame where any pixel of it shows, or None.
         min_px: The clearly-visible threshold in pixels.
+        labels: Dense label files of an image (``{"instances": ..., "depth": ...}``, relative paths), or None.
     """
 
     media_type: str
@@ -71,6 +72,7 @@ class View:
     first_any: list[int | None]
     min_px: int
     fps: float = 10.0
+    labels: dict[str, str] | None = None
 
     @property
     def camera(self) -> Camera:
@@ -104,6 +106,8 @@ class View:
                 entry["first_frame"] = self.first_frame[k]
             objects.append(entry)
         meta = {**scene.to_dict(), "camera": self.camera.to_dict(), "objects": objects}
+        if self.labels:
+            meta["labels"] = dict(self.labels)
         if self.media_type == "video":
             meta["fps"] = self.fps
             meta["camera_path"] = [_pose(c) for c in self.cameras]
@@ -153,14 +157,21 @@ def pick(rng: np.random.Generator, items: list | tuple):
     return items[int(rng.integers(len(items)))]
 
 
-UNIT_POLICIES = ("mixed", "metric")
+UNIT_POLICIES = ("mixed", "metric", "metres")
 
 
 def pick_unit(rng: np.random.Generator, weights: dict[str, float], units: str = "mixed") -> str:
     """A unit drawn from ``weights``; ``units="metric"`` always gives the task's usual unit (the most
-    likely one: metres for distances, centimetres for sizes). Either way one draw is made, so the rest
-    of the scene's questions stay the same."""
-    if units == "metric":
+    likely one: metres for distances, centimetres for sizes); ``units="metres"`` gives metres wherever a
+    length is asked (sizes too) and the usual unit otherwise. Either way one draw is made, so the rest
+    of the scene's questions stay the same.
+
+    Why ``metres``: a number's first token then fixes its magnitude ("0.45", "1.62"). In centimetres a
+    small model decoding greedily must choose between a two- and a three-digit number one digit at a
+    time, and "16 cm" for a 162 cm sofa is the result (m2-mini, docs/m2_mini.md)."""
+    if units == "metres" and "m" in weights:
+        weights = {"m": 1.0}
+    elif units in ("metric", "metres"):
         weights = {max(weights, key=weights.__getitem__): 1.0}
     names = list(weights)
     p = np.array([weights[u] for u in names], dtype=float)

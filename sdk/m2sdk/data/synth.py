@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from m2sdk.data.dataset import SpatialRecord, build_card, write_card, write_records
+from m2sdk.data.labels import write_labels
 from m2sdk.data.layout import sample_scene
 from m2sdk.data.question_base import UNIT_POLICIES, Question, View, image_view, video_view
 from m2sdk.data.questions import ALL_TASKS, TASKS, choose_view, generate
@@ -44,7 +45,10 @@ class SynthConfig:
         video_frames, fps: Video length; 30 frames at 10 fps is a 3 s walk.
         objects: (min, max) objects per room. unique_colours: One colour per object, so a colour word
             alone names it. Few objects with unique colours make the simpler rooms m2-mini learns on.
-        units: ``mixed`` (metres, centimetres, feet, ...) or ``metric`` (each task's usual unit only).
+        units: ``mixed`` (metres, centimetres, feet, ...), ``metric`` (each task's usual unit only) or
+            ``metres`` (metres for every length, sizes included; m2-mini's data).
+        labels: Also write each image's dense labels (see :mod:`m2sdk.data.labels`): per-pixel instance
+            ids and depth, the supervision of ``m2 train vision`` for models without a pretrained ViT.
     """
 
     out_dir: Path
@@ -61,6 +65,7 @@ class SynthConfig:
     objects: tuple[int, int] = (6, 12)
     unique_colours: bool = False
     units: str = "mixed"
+    labels: bool = False
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
@@ -100,6 +105,8 @@ class SynthConfig:
         info = {k: getattr(self, k) for k in keys} | {"tasks": list(self.tasks)}
         if self.objects != (6, 12) or self.unique_colours or self.units != "mixed":  # older cards stay identical
             info |= {"objects": list(self.objects), "unique_colours": self.unique_colours, "units": self.units}
+        if self.labels:
+            info["labels"] = True
         return info
 
 
@@ -129,10 +136,14 @@ class _SceneMedia:
             return video_view([f[1] for f in frames], [f[2] for f in frames], cams, rel, cfg.min_px, cfg.fps)
         camera = self.scene.camera if kind == "image" else self.scene.wide_camera
         result = render(self.scene, camera)
-        rel = f"images/{stem}{'' if kind == 'image' else '_wide'}.png"
+        name = f"{stem}{'' if kind == 'image' else '_wide'}"
+        rel = f"images/{name}.png"
         if not cv2.imwrite(str(cfg.out_dir / rel), result.image_bgr):
             raise M2Error(f"could not write {cfg.out_dir / rel}")
-        return image_view(result, camera, rel, cfg.min_px)
+        view = image_view(result, camera, rel, cfg.min_px)
+        if cfg.labels:
+            view.labels = write_labels(cfg.out_dir, f"labels/{name}", result.instance_ids, result.depth_m)
+        return view
 
 
 def _render_frame(scene: Scene, camera) -> tuple[np.ndarray, list[int], list[int]]:

@@ -221,6 +221,24 @@ def test_simple_rooms_in_metric_units(tmp_path):
     assert card["config"]["unique_colours"] is True and card["config"]["units"] == "metric"
 
 
+def test_metres_for_every_length_same_rooms_and_answers(tmp_path):
+    """``units="metres"`` (m2-mini's data) asks sizes in metres too; rooms, frames and true values stay as
+    in ``metric``, only the unit of the question changes."""
+    tasks = ("camera_distance", "object_size", "object_count")
+    common = dict(n=24, seed=6, width=112, height=84, tasks=tasks, objects=(3, 5), unique_colours=True)
+    metric = synthesize(SynthConfig(tmp_path / "cm", units="metric", **common))
+    metres = synthesize(SynthConfig(tmp_path / "m", units="metres", **common))
+    assert [r.id for r in metres] == [r.id for r in metric]
+    for a, b in zip(metric, metres, strict=True):
+        if a.task == "object_size":
+            assert (a.unit, b.unit) == ("cm", "m")
+            assert b.answer == pytest.approx(a.answer / 100, abs=0.01)
+        else:
+            assert (a.unit, a.answer) == (b.unit, b.answer)
+    same = [(tmp_path / "cm" / r.media[0]).read_bytes() == (tmp_path / "m" / r.media[0]).read_bytes() for r in metres]
+    assert all(same)
+
+
 def test_default_rooms_keep_their_card(dataset):
     """Older datasets' cards stay byte-identical: the new room settings appear only when used."""
     assert not {"objects", "unique_colours", "units"} & set(json.loads((dataset / "card.json").read_text())["config"])
