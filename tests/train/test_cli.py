@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
+import torch
 import yaml
 
 from m2sdk.cli.main import main
@@ -39,6 +40,24 @@ def test_sft_then_rl_from_the_command_line(tiny_data, tmp_path, capsys):
     for folder in (tmp_path / "sft/final", tmp_path / "rl/final", tmp_path / "rl/checkpoint-1"):
         model, _processor = load_model(folder)
         assert model.config.text_config.num_hidden_layers == 2
+
+
+def test_vision_stage_then_sft_from_the_command_line(tmp_path, capsys):
+    """`m2 train vision` on `m2 data synth --labels` data, then `m2 train sft --init` from its output."""
+    data = tmp_path / "labelled"
+    assert main(["data", "synth", "--out", str(data), "--n", "8", "--seed", "3", "--width", "112", "--height", "84",
+                 "--labels", "--no-progress"]) == 0  # fmt: skip
+    vision_yaml = _yaml(tmp_path, data, "vision", vision_code={"weight": 1.0, "seed": 0})
+    assert main(["train", "vision", str(vision_yaml), "--output-dir", str(tmp_path / "v"), "--max-steps", "2"]) == 0
+    assert f"final checkpoint: {tmp_path / 'v' / 'final'}" in capsys.readouterr().out
+    assert read_state(tmp_path / "v/checkpoint-2")["kind"] == "vision"
+    sft_yaml = _yaml(tmp_path, data, "sft", model={"freeze_vision": True, "freeze_projector": True})
+    args = ["train", "sft", str(sft_yaml), "--init", str(tmp_path / "v/final"), "--output-dir", str(tmp_path / "s")]
+    assert main([*args, "--max-steps", "1"]) == 0
+    vision, _ = load_model(tmp_path / "v/final")
+    tuned, _ = load_model(tmp_path / "s/final")
+    pairs = zip(vision.model.visual.parameters(), tuned.model.visual.parameters(), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)
 
 
 def test_bad_config_is_a_clean_error(tmp_path, capsys):

@@ -14,7 +14,7 @@ CONFIGS = Path(__file__).resolve().parents[2] / "train" / "configs"
 
 
 SHIPPED = [("sft_tiny", "sft"), ("sft_7b", "sft"), ("rl_tiny", "rl"), ("rl_7b", "rl"), ("m2_mini_sft", "sft"),
-           ("m2_mini_rl", "rl")]  # fmt: skip
+           ("m2_mini_rl", "rl"), ("m2_mini_vision", "vision"), ("vision_tiny", "vision")]  # fmt: skip
 
 
 @pytest.mark.parametrize("name, kind", SHIPPED)
@@ -96,3 +96,22 @@ def test_m2_mini_recipe_is_fast_mode_end_to_end():
     assert sft.data.response == "answer" and rl.rollout.reasoning is False
     assert rl.model.init == f"{sft.output_dir}/final" and rl.rewards.numeric == "ednm"
     assert training_kwargs(sft)["adam_epsilon"] == sft.optim.adam_epsilon == 1e-12
+    vision = load_config(CONFIGS / "m2_mini_vision.yaml", "vision")
+    assert sft.model.init == f"{vision.output_dir}/final"  # SFT reads the code the vision stage wrote
+    for later in (sft, rl):
+        assert later.model.freeze_vision and later.model.freeze_projector
+
+
+def test_vision_code_sections(tmp_path):
+    from m2train.config import VisionRunConfig
+
+    sft = load_config(_write(tmp_path, {**BASE, "vision_code": {"weight": 0.5, "seed": 3}}), "sft")
+    assert sft.vision_code.weight == 0.5 and sft.vision_code.seed == 3
+    assert load_config(_write(tmp_path, {**BASE, "vision_code": None}), "sft").vision_code is None
+    assert load_config(_write(tmp_path, BASE), "sft").vision_code is None  # off unless asked for
+    vision = load_config(_write(tmp_path, BASE), "vision")
+    assert isinstance(vision, VisionRunConfig) and vision.vision_code.weight == 1.0
+    with pytest.raises(ValueError, match=r"vision_code\.weight"):
+        load_config(_write(tmp_path, {**BASE, "vision_code": {"weight": 0}}), "vision")
+    with pytest.raises(ValueError, match=r"vision_code\.colours"):
+        load_config(_write(tmp_path, {**BASE, "vision_code": {"colours": "red"}}), "sft")

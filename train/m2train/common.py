@@ -33,7 +33,7 @@ def set_cpu_threads(config: SFTRunConfig) -> None:
 
 
 def load_policy(config: SFTRunConfig) -> tuple[Any, Any]:
-    """(model in train mode, M2Processor) from ``model.init``; the ViT frozen when asked."""
+    """(model in train mode, M2Processor) from ``model.init``; the ViT and/or projector frozen when asked."""
     from m2sdk.model.checkpoint import load_model
 
     set_cpu_threads(config)
@@ -43,6 +43,11 @@ def load_policy(config: SFTRunConfig) -> tuple[Any, Any]:
     if config.model.freeze_vision:
         model.model.visual.requires_grad_(False)
         logger.info("vision tower frozen: %d parameters fixed", sum(p.numel() for p in model.model.visual.parameters()))
+    if config.model.freeze_projector:
+        model.model.linear_proj.requires_grad_(False)
+        logger.info(
+            "projector frozen: %d parameters fixed", sum(p.numel() for p in model.model.linear_proj.parameters())
+        )
     return model, processor
 
 
@@ -76,6 +81,25 @@ def training_kwargs(config: SFTRunConfig) -> dict[str, Any]:
         "dataloader_num_workers": 0,
         "deepspeed": config.distributed.deepspeed,
     }
+
+
+def check_single_process(trainer: Any, config: SFTRunConfig) -> None:
+    """Refuse options that call parts of the model outside its wrapper under a sharded or DDP engine.
+
+    ``model.shared_prefix`` and ``vision_code`` run the vision tower and the language model as separate
+    calls; DeepSpeed ZeRO gathers parameters per submodule and handles that, but DDP and FSDP prepare
+    their gradient reduction / parameter gathering in the wrapped model's own forward.
+    """
+    from m2sdk.errors import InputError
+
+    uses_parts = config.model.shared_prefix or (config.vision_code is not None and config.vision_code.weight > 0)
+    state = trainer.accelerator.state
+    sharded_by_deepspeed = getattr(state, "deepspeed_plugin", None) is not None
+    if uses_parts and trainer.accelerator.num_processes > 1 and not sharded_by_deepspeed:
+        raise InputError(
+            "model.shared_prefix and vision_code need a single process or DeepSpeed; under DDP/FSDP turn them off "
+            "(shared_prefix: false, vision_code: null)"
+        )
 
 
 def callbacks_for(config: SFTRunConfig) -> list[Any]:

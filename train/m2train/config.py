@@ -53,13 +53,19 @@ class ModelConfig:
         init: A preset name (``m2-tiny``, ``m2-7b``) or a checkpoint folder.
         dtype: Weight dtype while training (``bfloat16`` on GPUs, ``float32`` on CPU).
         freeze_vision: Keep the ViT fixed (the projector and the LLM still train).
+        freeze_projector: Keep the projector fixed too; with ``freeze_vision`` the image tokens are exactly
+            what an earlier stage made them (``m2 train vision``), so the decoder learns to read a fixed code.
         gradient_checkpointing: Trade compute for activation memory (on for 7B).
+        shared_prefix: SFT computes the prompt prefix all samples share (the system turn) once per batch
+            instead of once per sample (:mod:`m2train.prefix`; single process or DeepSpeed only).
     """
 
     init: str = "m2-tiny"
     dtype: str = "float32"
     freeze_vision: bool = False
+    freeze_projector: bool = False
     gradient_checkpointing: bool = False
+    shared_prefix: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.init, str) or not self.init:
@@ -348,6 +354,38 @@ class CurriculumConfig:
 
 
 @dataclass
+class VisionCodeConfig:
+    """Dense supervision of the vision tokens through the vision code (see :mod:`m2train.vision_code`).
+
+    Only records whose scene names dense labels (``m2 data synth --labels``) are supervised.
+
+    Attributes:
+        weight: Weight of the code loss (``m2 train vision`` trains on it alone; in SFT it is added to
+            the language-model loss, 0 switches it off).
+        seed: Seed of the code's random directions: the vision stage and SFT must use the same one.
+        colours, categories: Object vocabularies (default: the synthetic generator's).
+        depth_offset_m: Typical depth; log-depths are centred on it (3.3 m suits rooms).
+        size_offset_m: Typical object size (0.6 m), for the log-size channel.
+    """
+
+    weight: float = 1.0
+    seed: int = 0
+    colours: list[str] | None = None
+    categories: list[str] | None = None
+    depth_offset_m: float = 3.3
+    size_offset_m: float = 0.6
+
+    def __post_init__(self) -> None:
+        _positive("vision_code", "weight", self.weight, allow_zero=True)
+        _positive("vision_code", "depth_offset_m", self.depth_offset_m)
+        _positive("vision_code", "size_offset_m", self.size_offset_m)
+        for name in ("colours", "categories"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
+                raise ValueError(f"vision_code.{name} must be a list of names, got {value!r}")
+
+
+@dataclass
 class SFTRunConfig:
     """A cold-start SFT run (``m2 train sft``)."""
 
@@ -361,6 +399,7 @@ class SFTRunConfig:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     distributed: DistributedConfig = field(default_factory=DistributedConfig)
+    vision_code: VisionCodeConfig | None = None  # dense vision supervision (needs labelled data)
 
     def __post_init__(self) -> None:
         if not isinstance(self.output_dir, str) or not self.output_dir:
@@ -383,11 +422,25 @@ class RLRunConfig(SFTRunConfig):
     kl: KLConfig = field(default_factory=KLConfig)
 
 
-KINDS: dict[str, type[SFTRunConfig]] = {"sft": SFTRunConfig, "rl": RLRunConfig}
+@dataclass
+class VisionRunConfig(SFTRunConfig):
+    """A vision pre-training run (``m2 train vision``): the vision tower and projector learn the vision code
+    from dense labels; the language model is not run. ``vision_code`` defaults to weight 1."""
+
+    output_dir: str = "runs/vision"
+    vision_code: VisionCodeConfig | None = field(default_factory=VisionCodeConfig)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.vision_code is None or self.vision_code.weight == 0:
+            raise ValueError("vision_code.weight must be > 0 for a vision run: it is the only loss")
+
+
+KINDS: dict[str, type[SFTRunConfig]] = {"sft": SFTRunConfig, "rl": RLRunConfig, "vision": VisionRunConfig}
 
 
 def load_config(path: str | Path, kind: str) -> SFTRunConfig:
-    """Read a YAML run config of ``kind`` (``sft`` or ``rl``); errors name the file and the bad field.
+    """Read a YAML run config of ``kind`` (``vision``, ``sft`` or ``rl``); errors name the file and the bad field.
 
     Example:
         >>> load_config("train/configs/sft_tiny.yaml", "sft").optim.max_steps
@@ -429,6 +482,9 @@ def _convert(hint: Any, value: Any, where: str) -> Any:
     if dataclasses.is_dataclass(hint):
         return from_dict(hint, value, where)
     args = typing.get_args(hint)
+    optional = [a for a in args if dataclasses.is_dataclass(a)] if type(None) in args else []
+    if optional:  # ``Section | None``: null keeps None, a mapping builds the section
+        return None if value is None else from_dict(optional[0], value, where)
     if typing.get_origin(hint) is list and args and dataclasses.is_dataclass(args[0]):
         if not isinstance(value, list):
             raise ValueError(f"{where} must be a list, got {value!r}")

@@ -120,8 +120,12 @@ def target_text(record: Any, mode: str) -> str:
     return prompt.format_response(record.cot or "", answer)
 
 
-def encode_sample(sample: Sample, processor: Any, mode: str) -> dict[str, Any]:
-    """One SFT example as numpy arrays: ids, labels (loss on the assistant answer only), media, weight."""
+def encode_sample(sample: Sample, processor: Any, mode: str, vocab: Vocab | None = None) -> dict[str, Any]:
+    """One SFT example as numpy arrays: ids, labels (loss on the assistant answer only), media, weight.
+
+    With ``vocab`` (colour and category names of the vision code) the example also carries
+    ``vision_targets``: one row of dense-label targets per vision token (:func:`vision_targets`).
+    """
     config = budget_config(processor.config, sample.spec)
     images, video = None, None
     if sample.record.media_type == "video":
@@ -144,7 +148,31 @@ def encode_sample(sample: Sample, processor: Any, mode: str) -> dict[str, Any]:
     for name in ("pixel_values", "image_grid_thw", "pixel_values_videos", "video_grid_thw", "second_per_grid_ts"):
         if getattr(inputs, name) is not None:
             example[name] = getattr(inputs, name)
+    if vocab is not None and inputs.image_grid_thw is not None:
+        example["vision_targets"] = vision_targets(sample, inputs.image_grid_thw, processor.config, vocab)
     return example
+
+
+Vocab = tuple[list[str], list[str]]  # (colour names, category names) of the vision code
+
+
+def vision_targets(sample: Sample, grid_thw: np.ndarray, config: ImageProcessorConfig, vocab: Vocab) -> np.ndarray:
+    """(vision tokens, len(CellTargets.FIELDS)) float32: the dense-label targets of a sample's image tokens.
+
+    Rows of images without labels (or of multi-image records, whose labels are not per image) are all
+    zero, which :class:`m2train.vision_code.VisionCode` leaves unsupervised.
+    """
+    from m2sdk.data.labels import CellTargets, cell_targets
+
+    cell = config.patch_size * config.merge_size
+    sizes = [int(t * h * w) // (config.merge_size**2) for t, h, w in grid_thw]
+    scene = sample.record.scene or {}
+    if len(grid_thw) != 1 or not scene.get("labels"):
+        return np.zeros((sum(sizes), len(CellTargets.FIELDS)), np.float32)
+    _, grid_h, grid_w = (int(v) for v in grid_thw[0])
+    hw = (grid_h * config.patch_size, grid_w * config.patch_size)
+    targets = cell_targets(scene, sample.root, hw, cell, colours=vocab[0], categories=vocab[1])
+    return targets.to_array()
 
 
 class SFTExamples:
@@ -155,11 +183,14 @@ class SFTExamples:
     runs see the same data.
     """
 
-    def __init__(self, samples: list[Sample], processor: Any, *, max_length: int, mode: str = "cot") -> None:
+    def __init__(
+        self, samples: list[Sample], processor: Any, *, max_length: int, mode: str = "cot", vocab: Vocab | None = None
+    ) -> None:
         self.samples = samples
         self.processor = processor
         self.max_length = max_length
         self.mode = mode
+        self.vocab = vocab
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -168,7 +199,7 @@ class SFTExamples:
         for offset in range(_MAX_SUBSTITUTIONS):
             sample = self.samples[(index + offset) % len(self)]
             try:
-                example = encode_sample(sample, self.processor, self.mode)
+                example = encode_sample(sample, self.processor, self.mode, self.vocab)
             except M2Error as err:
                 logger.error("sample %r skipped: %s", sample.record.id, err)
                 continue
@@ -181,7 +212,9 @@ class SFTExamples:
         raise InputError(f"{_MAX_SUBSTITUTIONS} consecutive samples from index {index} are unusable; see the log")
 
 
-def sft_dataset(samples: list[Sample], processor: Any, *, max_length: int, mode: str = "cot"):
+def sft_dataset(
+    samples: list[Sample], processor: Any, *, max_length: int, mode: str = "cot", vocab: Vocab | None = None
+):
     """A Hugging Face ``Dataset`` (what ``SFTTrainer`` takes) of row indices, encoded on access.
 
     Example:
@@ -190,7 +223,7 @@ def sft_dataset(samples: list[Sample], processor: Any, *, max_length: int, mode:
     """
     from datasets import Dataset
 
-    examples = SFTExamples(samples, processor, max_length=max_length, mode=mode)
+    examples = SFTExamples(samples, processor, max_length=max_length, mode=mode, vocab=vocab)
 
     def encode(batch: dict[str, list]) -> dict[str, list]:
         rows = [examples[i] for i in batch["index"]]
@@ -239,6 +272,7 @@ class SFTCollator:
         }
         for name, dtype in (("pixel_values", torch.float32), ("image_grid_thw", torch.long)):
             batch.update(_concat(examples, name, dtype))
+        batch.update(_concat(examples, "vision_targets", torch.float32))  # rows in image-token order
         for name, dtype in (("pixel_values_videos", torch.float32), ("video_grid_thw", torch.long)):
             batch.update(_concat(examples, name, dtype))
         batch.update(_concat(examples, "second_per_grid_ts", torch.float32))

@@ -19,16 +19,26 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import torch
 from trl import SFTConfig, SFTTrainer
 
+from m2sdk.errors import InputError
 from m2train.checkpointing import AtomicCheckpointMixin
-from m2train.common import callbacks_for, load_policy, run_config_dict, train_and_save, training_kwargs
+from m2train.common import (
+    callbacks_for,
+    check_single_process,
+    load_policy,
+    run_config_dict,
+    train_and_save,
+    training_kwargs,
+)
 from m2train.config import SFTRunConfig
-from m2train.data import SFTCollator, load_mixture, sft_dataset
+from m2train.data import IGNORE_INDEX, SFTCollator, load_mixture, sft_dataset
 from m2train.faults import LOSS_HINT, FaultChecksMixin, check_finite
+from m2train.prefix import shared_prefix_hidden
 from m2train.trl_processor import TRLProcessor
 
 logger = logging.getLogger(__name__)
@@ -37,15 +47,36 @@ logger = logging.getLogger(__name__)
 class M2SFTTrainer(FaultChecksMixin, AtomicCheckpointMixin, SFTTrainer):
     """``SFTTrainer`` with per-sample loss weights, fault checks and atomic m2sdk-format checkpoints."""
 
+    m2_vision_code: Any = None  # VisionCode, when config.vision_code supervises the vision tokens
+    m2_vision_weight: float = 0.0
+    m2_shared_prefix: bool = False
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         weights = inputs.pop("sample_weight")  # (B,)
+        cells = inputs.pop("vision_targets", None)
         inputs["use_cache"] = False
-        outputs = model(**inputs, fused_lm_head=True)
+        core = self.accelerator.unwrap_model(model)
+        encoded, vision_loss = None, None
+        if self.m2_vision_code is not None and cells is not None and inputs.get("pixel_values") is not None:
+            # Encode the images once: their tokens feed both the code loss and the language model.
+            encoded = core.model.get_image_features(
+                inputs.pop("pixel_values"), inputs["image_grid_thw"], return_dict=True
+            )
+            vision_loss = self.m2_vision_code.loss(torch.cat(encoded.pooler_output), cells)
+        if self.m2_shared_prefix:
+            outputs = shared_prefix_scores(core, inputs, encoded)
+        else:
+            if encoded is not None:
+                inputs["mm_encoder_outputs"] = {"image": encoded}
+            outputs = model(**inputs, fused_lm_head=True)
         per_token = -outputs.log_probs * weights.to(outputs.log_probs.dtype)[:, None]  # (B, S-1), 0 off the answer
         num_tokens = outputs.label_mask.sum() if num_items_in_batch is None else num_items_in_batch
         loss = per_token.sum() / torch.as_tensor(num_tokens, device=per_token.device).clamp(min=1)
         if self.args.average_tokens_across_devices and num_items_in_batch is not None:
             loss = loss * self.accelerator.num_processes  # DDP averages gradients; the token count is global
+        if vision_loss is not None:
+            loss = loss + self.m2_vision_weight * vision_loss
+            self._metrics["train" if self.model.training else "eval"]["vision_code_loss"].append(vision_loss.item())
         if self.m2_check_finite:
             check_finite("the training loss", loss, self.state.global_step, LOSS_HINT)
         self._log_batch(outputs, weights)
@@ -62,11 +93,44 @@ class M2SFTTrainer(FaultChecksMixin, AtomicCheckpointMixin, SFTTrainer):
         return {"kind": "sft", "config": self.m2_run_config}
 
 
+def shared_prefix_scores(model: Any, inputs: dict[str, Any], image_features: Any = None) -> SimpleNamespace:
+    """Per-token log-probabilities of the labels, computing the prompt prefix every row shares once
+    (:mod:`m2train.prefix`) and the LM head only where a label is.
+
+    Returns what TRL's fused LM head returns: ``log_probs``, ``label_mask``, ``is_top1`` and ``entropy``,
+    each (B, S-1) and zero off the labelled positions (position t scores token t+1).
+    """
+    labels = inputs["labels"]
+    hidden, start = shared_prefix_hidden(model, inputs, image_features)  # rows for positions start .. S-1
+    if bool((labels[:, : start + 1] != IGNORE_INDEX).any()):
+        raise InputError("labels inside the shared prompt prefix: the prompt must not be trained on")
+    targets = labels[:, start + 1 :]  # what positions start .. S-2 predict
+    mask = targets != IGNORE_INDEX
+    logits = model.lm_head(hidden[:, :-1][mask]).float()  # (N, vocab): only where a label is
+    log_probs = torch.log_softmax(logits, dim=-1)
+    picked = log_probs.gather(-1, targets[mask][:, None])[:, 0]
+    batch, length = labels.shape
+    out = SimpleNamespace(label_mask=torch.zeros(batch, length - 1, dtype=torch.bool, device=labels.device))
+    out.label_mask[:, start:] = mask
+    out.log_probs = torch.zeros(batch, length - 1, dtype=picked.dtype, device=labels.device)
+    out.log_probs = out.log_probs.masked_scatter(out.label_mask, picked)
+    out.is_top1 = torch.zeros_like(out.label_mask).masked_scatter(out.label_mask, logits.argmax(-1) == targets[mask])
+    entropy = -(log_probs.exp() * log_probs).sum(-1).detach()
+    out.entropy = torch.zeros_like(out.log_probs).masked_scatter(out.label_mask, entropy)
+    return out
+
+
 def build_sft_trainer(config: SFTRunConfig) -> M2SFTTrainer:
     """The configured trainer (model, data, callbacks), ready for ``train()``."""
     model, processor = load_policy(config)
     samples = load_mixture(config.data.datasets)
-    dataset = sft_dataset(samples, processor, max_length=config.data.max_length, mode=config.data.response)
+    code = None
+    if config.vision_code is not None and config.vision_code.weight > 0:
+        from m2train.vision_code import VisionCode
+
+        code = VisionCode.build(model.config.text_config.hidden_size, config.vision_code).to(model.device)
+    vocab = (code.colour_names, code.category_names) if code is not None else None
+    dataset = sft_dataset(samples, processor, max_length=config.data.max_length, mode=config.data.response, vocab=vocab)
     args = SFTConfig(
         **training_kwargs(config),
         max_length=config.data.max_length,
@@ -83,6 +147,10 @@ def build_sft_trainer(config: SFTRunConfig) -> M2SFTTrainer:
     )
     trainer.m2_processor = processor
     trainer.m2_check_finite = config.check_finite
+    if code is not None:
+        trainer.m2_vision_code, trainer.m2_vision_weight = code, config.vision_code.weight
+    trainer.m2_shared_prefix = config.model.shared_prefix
+    check_single_process(trainer, config)
     trainer.m2_run_config = run_config_dict(config)
     return trainer
 

@@ -6,7 +6,8 @@ import argparse
 import os
 
 _EPILOG = """Examples:
-  m2 data synth --out data/synth_train --n 400 --seed 0
+  m2 data synth --out data/synth_train --n 400 --seed 0 --labels
+  m2 train vision train/configs/vision_tiny.yaml --output-dir runs/vision_tiny   # only for random-init towers
   m2 train sft train/configs/sft_tiny.yaml --output-dir runs/sft_tiny --max-steps 200
   m2 train rl train/configs/rl_tiny.yaml --init runs/sft_tiny/final --output-dir runs/rl_tiny
 
@@ -21,13 +22,19 @@ def register(subparsers, name: str, help_text: str, formatter_class) -> None:
     p = subparsers.add_parser(
         name,
         help=help_text,
-        description="Train an M2 model: `sft` (cold-start chain-of-thought SFT) or `rl` (GRPO with M2's rewards, "
-        "curriculum, dynamic sample weights and cosine KL). Runs resume from their latest checkpoint.",
+        description="Train an M2 model: `vision` (dense-label pre-training of a randomly initialised vision tower), "
+        "`sft` (cold-start chain-of-thought SFT) or `rl` (GRPO with M2's rewards, curriculum, dynamic sample "
+        "weights and cosine KL). Runs resume from their latest checkpoint.",
         epilog=_EPILOG,
         formatter_class=formatter_class,
     )
     stages = p.add_subparsers(dest="stage", metavar="STAGE", required=True)
-    for stage, text in (("sft", "cold-start supervised fine-tuning"), ("rl", "RLVR with GRPO")):
+    stage_help = (
+        ("vision", "vision-tower pre-training on dense labels"),
+        ("sft", "cold-start supervised fine-tuning"),
+        ("rl", "RLVR with GRPO"),
+    )
+    for stage, text in stage_help:
         sp = stages.add_parser(
             stage, help=text, description=f"{text} from a YAML run config.", formatter_class=formatter_class,
             epilog=f"Example:\n  m2 train {stage} train/configs/{stage}_tiny.yaml --output-dir runs/{stage}_tiny",
@@ -36,8 +43,8 @@ def register(subparsers, name: str, help_text: str, formatter_class) -> None:
         sp.add_argument("--output-dir", default=None, help="override output_dir")
         sp.add_argument("--max-steps", type=int, default=None, help="override optim.max_steps")
         sp.add_argument("--resume", default=None, help="override checkpoint.resume: auto, never or a checkpoint folder")
-        if stage == "rl":
-            sp.add_argument("--init", default=None, help="override model.init: the SFT checkpoint (or a preset)")
+        if stage in ("sft", "rl"):
+            sp.add_argument("--init", default=None, help="override model.init: the previous stage's checkpoint")
         sp.set_defaults(func=run)
 
 
@@ -60,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
             config = dataclasses.replace(config, checkpoint=dataclasses.replace(config.checkpoint, resume=args.resume))
     except ValueError as err:
         raise InputError(f"bad run config: {err}") from err
-    if args.stage == "sft":
+    if args.stage == "vision":
+        from m2train.vision import run_vision as run_stage
+    elif args.stage == "sft":
         from m2train.sft import run_sft as run_stage
     else:
         from m2train.rl import run_rl as run_stage
