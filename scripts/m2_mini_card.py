@@ -3,7 +3,9 @@
 Copies the RL checkpoint to ``sdk/m2sdk/assets/m2-mini`` and writes, next to it:
 
 * ``QUALITY.md`` / ``quality.json``: the held-out tables ``m2 eval`` measured (RL and SFT-only model
-  beside the constant and random baselines; the fp32/fp16/int8/int4 ONNX bundles on ONNX Runtime);
+  beside the constant and random baselines; the fp32/fp16/int8/int4 ONNX bundles on ONNX Runtime) and,
+  per task, the shipped model's answer loss with the real frames vs other rooms' frames vs blank frames
+  (:mod:`m2train.image_use`: how much each task's answers depend on the pixels);
 * ``provenance.json``: how it was made (commands, configs, data cards, SHA-256 of the weights), which
   ``tests/sdk/test_m2_mini.py`` checks the shipped copy against.
 
@@ -20,13 +22,15 @@ import platform
 import shutil
 from pathlib import Path
 
+from m2train.image_use import image_gap
+
 TASKS = ("camera_distance", "relative_distance", "relative_direction", "object_count", "object_size")
 METRIC = {"camera_distance": "MRA", "object_size": "MRA", "object_count": "MRA",
           "relative_distance": "accuracy", "relative_direction": "accuracy"}  # fmt: skip
 CHECKPOINT_FILES = ("config.json", "generation_config.json", "model.safetensors", "preprocessor_config.json",
                     "tokenizer.json", "tokenizer_config.json")  # fmt: skip
 BUNDLES = ("fp32", "fp16", "int8", "int4")
-CONFIGS = ("train/configs/m2_mini_sft.yaml", "train/configs/m2_mini_rl.yaml")
+CONFIGS = ("train/configs/m2_mini_vision.yaml", "train/configs/m2_mini_sft.yaml", "train/configs/m2_mini_rl.yaml")
 
 
 def sha256(path: Path) -> str:
@@ -84,6 +88,7 @@ def main() -> None:
     bundles = {p: model_row(work / f"eval/{p}") for p in BUNDLES if (work / f"eval/{p}/eval.json").is_file()}
     sizes = {p: sum(f.stat().st_size for f in (work / "bundles" / p).rglob("*.onnx*")) for p in bundles}
     n = task_counts(work / "eval/rl")
+    image_use = {task: image_gap(str(work / "rl/final"), str(work / "data/heldout"), 100, [task]) for task in TASKS}
 
     if asset.exists():
         shutil.rmtree(asset)
@@ -95,9 +100,9 @@ def main() -> None:
     md = [
         "# m2-mini: measured quality",
         "",
-        "Held-out synthetic set (seed 90001: rooms never seen in training; 3-5 objects of distinct colours, metric",
-        "units, 224x168 frames), fast answer-only mode, scored by `m2 eval` (MRA for numeric answers, exact match",
-        "for choices, in %). The baselines go through the same code: the best constant answer per task",
+        "Held-out synthetic set (seed 90001: rooms never seen in training; 3-5 objects of distinct colours, every",
+        "length in metres, 224x168 frames), fast answer-only mode, scored by `m2 eval` (MRA for numeric answers,",
+        "exact match for choices, in %). The baselines go through the same code: the best constant answer per task",
         "(training-set median in SI units / majority letter) and a random choice. Made by",
         "`bash scripts/train_m2_mini.sh`.",
         "",
@@ -110,10 +115,24 @@ def main() -> None:
         "PyTorch and the fp32 bundle can differ on a few answers: greedy decoding flips where two tokens",
         "are nearly tied and the kernels round differently.",
         "",
+        "## Does it look at the image?",
+        "",
+        "Answer loss (cross-entropy per answer token, teacher-forced) of the shipped model on 100 held-out",
+        "questions per task with their own frame, with another room's frame, and with a blank frame",
+        "(`scripts/image_gap.py`). A task answered from the question alone scores the same in all three.",
+        "",
+        "| task | real frame | another room's frame | blank frame | gap (other - real) |",
+        "|---|---:|---:|---:|---:|",
+        *(
+            f"| {t} | {g['real']:.4f} | {g['shuffled']:.4f} | {g['blank']:.4f} | {g['gap']:+.4f} |"
+            for t, g in image_use.items()
+        ),
+        "",
     ]
     (asset / "QUALITY.md").write_text("\n".join(md))
     (asset / "quality.json").write_text(json.dumps(
-        {"heldout": quality, "bundles": bundles, "bundle_onnx_bytes": sizes, "n": n}, indent=2, sort_keys=True
+        {"heldout": quality, "bundles": bundles, "bundle_onnx_bytes": sizes, "n": n, "image_use": image_use},
+        indent=2, sort_keys=True
     ) + "\n")  # fmt: skip
     provenance = {
         "made_by": "bash scripts/train_m2_mini.sh",

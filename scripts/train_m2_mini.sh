@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Train m2-mini, the embedded model, from seeded random weights with m2sdk's own pipeline, measure it,
-# and put it into the package (about 25 minutes on 2 CPU cores, no network):
+# and put it into the package (about 1.5 hours on 2 CPU cores, no network; the result ships, so users never
+# need to run it):
 #
-#   bash scripts/train_m2_mini.sh          # data -> m2 train sft -> m2 train rl -> m2 eval -> 4 bundles
+#   bash scripts/train_m2_mini.sh   # data -> m2 train vision -> sft -> rl -> m2 eval -> 4 bundles
 #
-# 1. m2 data synth: 12k training questions (seed 0) and 500 held-out ones (seed 90001) about simple rooms
-#    (3-5 objects, one colour each, metric units) at 224x168, the frame size m2-mini sees.
-# 2. m2 train sft (train/configs/m2_mini_sft.yaml), then m2 train rl (train/configs/m2_mini_rl.yaml: GRPO
-#    with the EDNM reward on numeric answers).
+# 1. m2 data synth --labels: 24k training questions (seed 0) and 500 held-out ones (seed 90001) about
+#    simple rooms (3-5 objects, one colour each, every length in metres) at 224x168, the frame size m2-mini
+#    sees, with dense instance/depth labels beside each training frame.
+# 2. m2 train vision (train/configs/m2_mini_vision.yaml: the vision tower learns the vision code from the
+#    labels), m2 train sft (train/configs/m2_mini_sft.yaml: the decoder learns to answer from that fixed
+#    code), then m2 train rl (train/configs/m2_mini_rl.yaml: GRPO with the EDNM reward on numeric answers).
 # 3. m2 eval of the SFT and the RL checkpoints on the held-out set, beside the constant and random
 #    baselines (computed from the training set by the same code); m2 export to fp32/fp16/int8/int4 bundles,
 #    each evaluated on ONNX Runtime the same way.
@@ -24,15 +27,16 @@ cd "$(dirname "$0")/.."
 WORK=runs/m2-mini
 ASSET=sdk/m2sdk/assets/m2-mini
 TASKS=(camera_distance relative_distance relative_direction object_count object_size)
-ROOMS=(--width 224 --height 168 --objects 3 5 --unique-colours --units metric --per-scene 2 --tasks "${TASKS[@]}" --no-progress)
+ROOMS=(--width 224 --height 168 --objects 3 5 --unique-colours --units metres --per-scene 2 --tasks "${TASKS[@]}" --no-progress)
 step() { echo; echo "== $(date +%T) $*"; }
 
 step "1/4 data"
 rm -rf "$WORK/data"
-m2 data synth --out "$WORK/data/train" --n 12000 --seed 0 "${ROOMS[@]}"
+m2 data synth --out "$WORK/data/train" --n 24000 --seed 0 "${ROOMS[@]}" --labels
 m2 data synth --out "$WORK/data/heldout" --n 500 --seed 90001 "${ROOMS[@]}"
 
-step "2/4 training: SFT, then RL (EDNM)"
+step "2/4 training: vision code, SFT, then RL (EDNM)"
+m2 train vision train/configs/m2_mini_vision.yaml --output-dir "$WORK/vision" --resume never
 m2 train sft train/configs/m2_mini_sft.yaml --output-dir "$WORK/sft" --resume never
 m2 train rl train/configs/m2_mini_rl.yaml --output-dir "$WORK/rl" --resume never
 

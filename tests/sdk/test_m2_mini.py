@@ -4,7 +4,8 @@ answers in both modes, and its published quality table is complete and reproduci
 The fast tests check the shipped folder (``m2sdk/assets/m2-mini``) against its provenance and ask it
 questions about freshly rendered rooms. The slow test re-measures ``QUALITY.md`` with ``m2 eval``'s own
 code on the script's held-out set (seed 90001, never used in training). Whether the model beats its
-baselines is what the table says (today it does not; see docs/m2_mini.md), not something asserted here.
+baselines is what the table says (today only on camera distance; see docs/m2_mini.md), not something
+asserted here; that it reads the frame for camera distance is (tests/train/test_image_use.py).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from m2sdk.model.presets import BUNDLED, PRESETS, bundled_checkpoint
 MAX_WEIGHTS_BYTES = 20 * 1024 * 1024
 FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "preprocessor_config.json")
 TASKS = ("camera_distance", "relative_distance", "relative_direction", "object_count", "object_size")
-ROOMS = dict(width=224, height=168, objects=(3, 5), unique_colours=True, units="metric")  # as train_m2_mini.sh
+ROOMS = dict(width=224, height=168, objects=(3, 5), unique_colours=True, units="metres")  # as train_m2_mini.sh
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +64,10 @@ def test_published_quality_tables_are_complete_and_in_the_readme():
         assert set(TASKS) <= set(quality["heldout"][name]), name
     assert set(quality["bundles"]) == {"fp32", "fp16", "int8", "int4"}
     assert all(set(TASKS) <= set(row) for row in quality["bundles"].values())
-    table = [line for line in (folder / "QUALITY.md").read_text().splitlines() if line.startswith("| camera_distance")]
+    assert set(quality["image_use"]) == set(TASKS)  # answer loss with real / other / blank frames per task
+    assert all(set(g) == {"real", "shuffled", "blank", "gap"} for g in quality["image_use"].values())
+    lines = (folder / "QUALITY.md").read_text().splitlines()
+    table = [line for line in lines if line.startswith("| camera_distance | MRA")]  # model and bundle tables
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert len(table) == 2 and all(line in readme for line in table)
 

@@ -36,7 +36,7 @@ class DemoConfig:
     height: int = 168
     objects: tuple[int, int] = (3, 5)
     unique_colours: bool = True
-    units: str = "metric"
+    units: str = "metres"
     eval_samples: int = 60
     export: bool = True
     fallback_model: str | None = "m2-tiny"  # used, loudly, when ``model`` cannot be loaded
