@@ -113,5 +113,8 @@ def test_vision_code_sections(tmp_path):
     assert isinstance(vision, VisionRunConfig) and vision.vision_code.weight == 1.0
     with pytest.raises(ValueError, match=r"vision_code\.weight"):
         load_config(_write(tmp_path, {**BASE, "vision_code": {"weight": 0}}), "vision")
+    frozen = {"model": {"freeze_vision": True, "freeze_projector": True}, "vision_code": {"weight": 1.0}}
+    with pytest.raises(ValueError, match="would train nothing"):
+        load_config(_write(tmp_path, {**BASE, **frozen}), "sft")
     with pytest.raises(ValueError, match=r"vision_code\.colours"):
         load_config(_write(tmp_path, {**BASE, "vision_code": {"colours": "red"}}), "sft")

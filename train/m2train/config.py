@@ -408,6 +408,12 @@ class SFTRunConfig:
             raise ValueError(f"seed must be an int, got {self.seed!r}")
         if self.cpu_threads is not None and (not isinstance(self.cpu_threads, int) or self.cpu_threads < 1):
             raise ValueError(f"cpu_threads must be null or an int >= 1, got {self.cpu_threads!r}")
+        code_on = self.vision_code is not None and self.vision_code.weight > 0
+        if code_on and self.model.freeze_vision and self.model.freeze_projector:
+            raise ValueError(
+                "vision_code.weight > 0 with model.freeze_vision and model.freeze_projector: the code loss would "
+                "train nothing; set vision_code: null (or unfreeze the projector)"
+            )
 
 
 @dataclass
