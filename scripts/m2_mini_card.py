@@ -30,7 +30,10 @@ METRIC = {"camera_distance": "MRA", "object_size": "MRA", "object_count": "MRA",
 CHECKPOINT_FILES = ("config.json", "generation_config.json", "model.safetensors", "preprocessor_config.json",
                     "tokenizer.json", "tokenizer_config.json")  # fmt: skip
 BUNDLES = ("fp32", "fp16", "int8", "int4")
-CONFIGS = ("train/configs/m2_mini_vision.yaml", "train/configs/m2_mini_sft.yaml", "train/configs/m2_mini_rl.yaml")
+CONFIGS = (
+    "train/configs/m2_mini_vision.yaml", "train/configs/m2_mini_sft_read.yaml", "train/configs/m2_mini_sft.yaml",
+    "train/configs/m2_mini_rl.yaml",
+)  # fmt: skip
 
 
 def sha256(path: Path) -> str:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Train m2-mini, the embedded model, from seeded random weights with m2sdk's own pipeline, measure it,
-# and put it into the package (about 1.5 hours on 2 CPU cores, no network; the result ships, so users never
+# and put it into the package (about 1 h 25 min on 2 CPU cores, no network; the result ships, so users never
 # need to run it):
 #
 #   bash scripts/train_m2_mini.sh   # data -> m2 train vision -> sft -> rl -> m2 eval -> 4 bundles
@@ -9,8 +9,9 @@
 #    simple rooms (3-5 objects, one colour each, every length in metres) at 224x168, the frame size m2-mini
 #    sees, with dense instance/depth labels beside each training frame.
 # 2. m2 train vision (train/configs/m2_mini_vision.yaml: the vision tower learns the vision code from the
-#    labels), m2 train sft (train/configs/m2_mini_sft.yaml: the decoder learns to answer from that fixed
-#    code), then m2 train rl (train/configs/m2_mini_rl.yaml: GRPO with the EDNM reward on numeric answers).
+#    labels), m2 train sft twice (train/configs/m2_mini_sft_read.yaml: the decoder learns to find the named
+#    object and read its depth on camera-distance questions alone; train/configs/m2_mini_sft.yaml: all five
+#    tasks), then m2 train rl (train/configs/m2_mini_rl.yaml: GRPO with the EDNM reward on numeric answers).
 # 3. m2 eval of the SFT and the RL checkpoints on the held-out set, beside the constant and random
 #    baselines (computed from the training set by the same code); m2 export to fp32/fp16/int8/int4 bundles,
 #    each evaluated on ONNX Runtime the same way.
@@ -37,6 +38,7 @@ m2 data synth --out "$WORK/data/heldout" --n 500 --seed 90001 "${ROOMS[@]}"
 
 step "2/4 training: vision code, SFT, then RL (EDNM)"
 m2 train vision train/configs/m2_mini_vision.yaml --output-dir "$WORK/vision" --resume never
+m2 train sft train/configs/m2_mini_sft_read.yaml --output-dir "$WORK/sft-read" --resume never
 m2 train sft train/configs/m2_mini_sft.yaml --output-dir "$WORK/sft" --resume never
 m2 train rl train/configs/m2_mini_rl.yaml --output-dir "$WORK/rl" --resume never
 

@@ -14,7 +14,8 @@ CONFIGS = Path(__file__).resolve().parents[2] / "train" / "configs"
 
 
 SHIPPED = [("sft_tiny", "sft"), ("sft_7b", "sft"), ("rl_tiny", "rl"), ("rl_7b", "rl"), ("m2_mini_sft", "sft"),
-           ("m2_mini_rl", "rl"), ("m2_mini_vision", "vision"), ("vision_tiny", "vision")]  # fmt: skip
+           ("m2_mini_sft_read", "sft"), ("m2_mini_rl", "rl"), ("m2_mini_vision", "vision"),
+           ("vision_tiny", "vision")]  # fmt: skip
 
 
 @pytest.mark.parametrize("name, kind", SHIPPED)
@@ -22,7 +23,7 @@ def test_shipped_configs_load(name, kind):
     cfg = load_config(CONFIGS / f"{name}.yaml", kind)
     assert isinstance(cfg, RLRunConfig if kind == "rl" else SFTRunConfig)
     if kind == "rl":
-        assert cfg.kl.beta_start > 0 and cfg.kl.beta_end == 0.0
+        assert cfg.kl.beta_start > 0 and 0.0 <= cfg.kl.beta_end < cfg.kl.beta_start  # annealed
         assert cfg.optim.max_steps >= 1
     if name.endswith("7b"):
         assert cfg.model.dtype == "bfloat16" and cfg.model.gradient_checkpointing
@@ -97,8 +98,11 @@ def test_m2_mini_recipe_is_fast_mode_end_to_end():
     assert rl.model.init == f"{sft.output_dir}/final" and rl.rewards.numeric == "ednm"
     assert training_kwargs(sft)["adam_epsilon"] == sft.optim.adam_epsilon == 1e-12
     vision = load_config(CONFIGS / "m2_mini_vision.yaml", "vision")
-    assert sft.model.init == f"{vision.output_dir}/final"  # SFT reads the code the vision stage wrote
-    for later in (sft, rl):
+    read = load_config(CONFIGS / "m2_mini_sft_read.yaml", "sft")
+    assert read.model.init == f"{vision.output_dir}/final"  # SFT reads the code the vision stage wrote
+    assert sft.model.init == f"{read.output_dir}/final" and read.data.response == "answer"
+    assert [d.tasks for d in read.data.datasets] == [["camera_distance"]]  # the reading stage is one task
+    for later in (read, sft, rl):
         assert later.model.freeze_vision and later.model.freeze_projector
 
 
