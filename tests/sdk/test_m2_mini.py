@@ -4,7 +4,7 @@ answers in both modes, and its published quality table is complete and reproduci
 The fast tests check the shipped folder (``m2sdk/assets/m2-mini``) against its provenance and ask it
 questions about freshly rendered rooms. The slow test re-measures ``QUALITY.md`` with ``m2 eval``'s own
 code on the script's held-out set (seed 90001, never used in training). Whether the model beats its
-baselines is what the table says (today only on camera distance; see docs/m2_mini.md), not something
+baselines is what the table says (today on camera distance and object size; see docs/m2_mini.md), not something
 asserted here; that it reads the frame for camera distance is (tests/train/test_image_use.py).
 """
 
@@ -51,6 +51,19 @@ def test_bundled_folder_is_complete_small_and_the_one_its_script_made():
     assert provenance["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
     assert provenance["made_by"] == "bash scripts/train_m2_mini.sh"
     assert provenance["data"]["heldout"]["seed"] != provenance["data"]["train"]["seed"]
+
+
+def test_provenance_names_the_recipe_in_this_repository():
+    """The configs the shipped weights were trained with are the ones committed here, byte for byte: a
+    recipe edited without retraining (and re-running the card) fails here."""
+    import hashlib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    configs = json.loads((bundled_checkpoint("m2-mini") / "provenance.json").read_text())["configs"]
+    assert {"train/configs/m2_mini_vision.yaml", "train/configs/m2_mini_sft.yaml"} <= set(configs)
+    for path, digest in configs.items():
+        assert hashlib.sha256((root / path).read_bytes()).hexdigest() == digest, path
 
 
 def test_published_quality_tables_are_complete_and_in_the_readme():
