@@ -3,7 +3,7 @@
 # and put it into the package (about 1 h 25 min on 2 CPU cores, no network; the result ships, so users never
 # need to run it):
 #
-#   bash scripts/train_m2_mini.sh   # data -> m2 train vision -> sft -> rl -> m2 eval -> 4 bundles
+#   bash scripts/train_m2_mini.sh   # data -> m2 train vision -> sft (reading) -> sft -> rl -> m2 eval -> 4 bundles
 #
 # 1. m2 data synth --labels: 24k training questions (seed 0) and 500 held-out ones (seed 90001) about
 #    simple rooms (3-5 objects, one colour each, every length in metres) at 224x168, the frame size m2-mini
@@ -11,7 +11,7 @@
 # 2. m2 train vision (train/configs/m2_mini_vision.yaml: the vision tower learns the vision code from the
 #    labels), m2 train sft twice (train/configs/m2_mini_sft_read.yaml: the decoder learns to find the named
 #    object and read its depth on camera-distance questions alone; train/configs/m2_mini_sft.yaml: all five
-#    tasks), then m2 train rl (train/configs/m2_mini_rl.yaml: GRPO with the EDNM reward on numeric answers).
+#    tasks), then m2 train rl (train/configs/m2_mini_rl.yaml: GRPO on the numeric tasks, EDNM and MRA rewards).
 # 3. m2 eval of the SFT and the RL checkpoints on the held-out set, beside the constant and random
 #    baselines (computed from the training set by the same code); m2 export to fp32/fp16/int8/int4 bundles,
 #    each evaluated on ONNX Runtime the same way.
