@@ -29,6 +29,10 @@ def register(subparsers, name: str, help_text: str, formatter_class) -> None:
     p.add_argument("--tasks", nargs="*", default=None, help="only these task ids")
     p.add_argument("--fast", action="store_true", help="answer-only mode (no chain of thought)")
     p.add_argument("--max-new-tokens", type=int, default=None)
+    p.add_argument(
+        "--numbers", default="median", choices=["median", "greedy"],
+        help="digits of numeric answers: the median of the model's distribution, or the most likely ones",
+    )  # fmt: skip
     p.add_argument("--baselines", type=Path, default=None, help="training dataset for the constant/random baselines")
     p.add_argument("--reference-parsing", action="store_true", help="VSI-Bench's first-word answer rule")
     p.add_argument("--out", type=Path, default=None, help="write eval.json and eval.md into this folder")
@@ -46,7 +50,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"skipped: {problem}")
     records = select(records, args.tasks, args.limit)
     model = m2sdk.load(args.model, backend=args.backend)
-    predictor = ModelPredictor(model, root, reasoning=not args.fast, max_new_tokens=args.max_new_tokens)
+    predictor = ModelPredictor(
+        model, root, reasoning=not args.fast, max_new_tokens=args.max_new_tokens, numbers=args.numbers
+    )
     kw = {"reference_parsing": args.reference_parsing}
     results = [evaluate(predictor, records, name=predictor.name, problems=problems, **kw)]
     if args.baselines:

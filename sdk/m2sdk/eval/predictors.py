@@ -32,9 +32,12 @@ class Predictor(Protocol):
 class ModelPredictor:
     """Asks an :class:`m2sdk.Model` each record's question about its image(s) or video."""
 
-    def __init__(self, model: Any, root: str | Path, *, reasoning: bool = True, max_new_tokens: int | None = None):
+    def __init__(
+        self, model: Any, root: str | Path, *, reasoning: bool = True, max_new_tokens: int | None = None,
+        numbers: str = "median",
+    ) -> None:  # fmt: skip
         self.model, self.root = model, Path(root)
-        self.reasoning, self.max_new_tokens = reasoning, max_new_tokens
+        self.reasoning, self.max_new_tokens, self.numbers = reasoning, max_new_tokens, numbers
         self.name = f"model ({model.backend_name})"
 
     def __call__(self, record: Any) -> str:
@@ -47,7 +50,7 @@ class ModelPredictor:
             frames = [str(p) for p in paths]
         answer = self.model.query(
             frames if len(frames) > 1 else frames[0], record.question, options=record.options,
-            reasoning=self.reasoning, max_new_tokens=self.max_new_tokens, bgr=False,
+            reasoning=self.reasoning, max_new_tokens=self.max_new_tokens, numbers=self.numbers, bgr=False,
             as_video=record.media_type == "video",
         )  # fmt: skip
         return answer.raw

@@ -17,16 +17,24 @@ from m2sdk.errors import PromptTooLongError
 from m2sdk.processor import ModelInputs
 from m2sdk.rope import decode_positions, get_rope_index
 from m2sdk.runtime.backends.base import Backend
+from m2sdk.runtime.numbers import MedianNumbers
+
+NUMBER_MODES = ("greedy", "median")
 
 
 @dataclass
 class GenerationConfig:
-    """Decoding settings. ``temperature=0`` is greedy (deterministic), the default for robots."""
+    """Decoding settings. ``temperature=0`` is greedy (deterministic), the default for robots.
+
+    ``numbers="median"`` (with ``temperature=0``) writes the digits of a boxed number at the median of
+    the model's distribution instead of greedily (:mod:`m2sdk.runtime.numbers`); still deterministic.
+    """
 
     max_new_tokens: int = 256
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int | None = None
+    numbers: str = "greedy"
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
@@ -35,6 +43,8 @@ class GenerationConfig:
             raise ValueError(f"temperature must be >= 0, got {self.temperature}")
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.numbers not in NUMBER_MODES:
+            raise ValueError(f"numbers must be one of {NUMBER_MODES}, got {self.numbers!r}")
 
 
 @dataclass
@@ -98,10 +108,16 @@ def generate(
     t2 = time.perf_counter()
     notify("reasoning")
     eos = backend.processor.tokenizer.eos_id
+    numbers = None
+    if config.numbers == "median" and config.temperature == 0:
+        numbers = MedianNumbers(backend.processor.tokenizer)
     ids: list[int] = []
     stopped = False
     for i in range(budget):
-        token = sample(logits, config.temperature, config.top_p, rng)
+        if numbers is not None:
+            token = numbers.choose(logits, ids)
+        else:
+            token = sample(logits, config.temperature, config.top_p, rng)
         if token == eos:
             stopped = True
             break

@@ -51,6 +51,7 @@ class Model:
         reasoning: bool = True,
         max_new_tokens: int | None = None,
         temperature: float = 0.0,
+        numbers: str = "median",
         bgr: bool = True,
         options: Sequence[str] | None = None,
         timestamps_s: Sequence[float] | None = None,
@@ -68,6 +69,9 @@ class Model:
             reasoning: False gives the fast answer-only mode (no chain of thought).
             max_new_tokens: Token budget; default 1024 with reasoning, 32 without.
             temperature: 0 for greedy decoding (deterministic), > 0 to sample.
+            numbers: With ``temperature=0``: "median" writes a boxed number's digits at the median of the
+                model's distribution (:mod:`m2sdk.runtime.numbers`: less error than the most likely
+                digit at each step), "greedy" the most likely ones. Deterministic either way.
             bgr: Whether numpy frames are BGR (OpenCV) rather than RGB.
             options: Option texts for a multiple-choice question (lettered A, B, ...).
             timestamps_s: Capture time of each frame, copied into the answer.
@@ -97,7 +101,7 @@ class Model:
         )  # fmt: skip
         t1 = time.perf_counter()
         budget = max_new_tokens or (REASONING_MAX_NEW_TOKENS if reasoning else FAST_MAX_NEW_TOKENS)
-        generation = self._generate(inputs, GenerationConfig(budget, temperature), on_stage)
+        generation = self._generate(inputs, GenerationConfig(budget, temperature, numbers=numbers), on_stage)
         raw = generation.text if reasoning else prompts.FAST_RESPONSE_PREFIX + generation.text
         parsed = parse_answer(raw, options=options)
         timings = generation.timings

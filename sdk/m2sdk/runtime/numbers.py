@@ -1,0 +1,66 @@
+"""Median decoding of numeric answers: the digits of a ``\\boxed{}`` number at the median of the model's
+distribution, instead of the most likely digit at each step.
+
+Greedy decoding picks a number one digit at a time. When the model is sure of the first digit and
+unsure of the next ones, the most likely next digit is the one most frequent in training, not the one
+nearest the model's own estimate: m2-mini answered "x.33 m" to 93 of 101 distance questions whatever
+the frame. The digit sequence of a number sorts like the number itself, so the model's distribution over
+numbers of one length can be walked digit by digit at a quantile: at each digit, take the digit where
+the cumulative probability (in digit order) passes the running quantile ``q``, then rescale ``q`` to the
+chosen digit's share. With ``q = 0.5`` this yields the median of the model's distribution, the answer
+with the least expected absolute error, in one greedy pass (no extra forward passes).
+
+Only digits are chosen this way, and only where greedy decoding would also write a digit inside
+``\\boxed{``; every other token (the decimal point, the unit, the closing brace, all reasoning text) is
+greedy, so answers keep their format.
+
+Example:
+    >>> chooser = MedianNumbers(tokenizer)
+    >>> token = chooser.choose(logits, generated_ids)   # instead of int(np.argmax(logits))
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+BOX_OPEN = "\\boxed{"
+
+
+class MedianNumbers:
+    """Chooses each generated token: greedy, except the digits of a boxed number (see the module doc)."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+        ids = [tokenizer.encode_text(str(d)) for d in range(10)]
+        self.enabled = all(len(i) == 1 for i in ids)  # a tokenizer that merges digits: plain greedy
+        self.digits = np.array([i[0] for i in ids]) if self.enabled else np.zeros(0, np.int64)
+        self.point = tokenizer.encode_text(".")
+        self.quantile: float | None = None
+
+    def choose(self, logits: np.ndarray, ids: list[int]) -> int:
+        """The next token after ``ids`` (the tokens generated so far) given its ``logits``."""
+        greedy = int(np.argmax(logits))
+        if not self.enabled or not self._in_number(ids):
+            self.quantile = None
+            return greedy
+        if self.quantile is None:
+            self.quantile = 0.5
+        if greedy not in self.digits:
+            return greedy
+        scores = logits[self.digits].astype(np.float64)
+        probs = np.exp(scores - scores.max())
+        probs /= probs.sum()
+        below = np.concatenate([[0.0], np.cumsum(probs)[:-1]])  # probability of the smaller digits
+        digit = int(np.searchsorted(np.cumsum(probs), self.quantile, side="right").clip(max=9))
+        self.quantile = float(np.clip((self.quantile - below[digit]) / max(probs[digit], 1e-12), 0.0, 1.0))
+        return int(self.digits[digit])
+
+    def _in_number(self, ids: list[int]) -> bool:
+        """Whether the next token continues a number just opened by ``\\boxed{`` (digits, at most one point)."""
+        end, points = len(ids), 0
+        while end > 0 and (ids[end - 1] in self.digits or [ids[end - 1]] == self.point):
+            points += [ids[end - 1]] == self.point
+            end -= 1
+        return points <= 1 and end > 0 and self.tokenizer.decode(ids[max(0, end - 4) : end]).endswith(BOX_OPEN)
