@@ -386,6 +386,37 @@ class VisionCodeConfig:
 
 
 @dataclass
+class GroundingConfig:
+    """Attention grounding in SFT (see :mod:`m2train.grounding`): heads of one decoder layer learn to look at
+    the cells of the objects the question names, from the dense labels.
+
+    Attributes:
+        weight: Weight of the grounding loss added to the language-model loss (0 switches it off).
+        layer: The decoder layer whose heads are supervised.
+        heads: How many heads to supervise, from head 0; the others stay free.
+        at: Where the looks are supervised. ``"mentions"``: at each token of a phrase naming an object
+            ("the *white cabinet*"), every supervised head looks at that object; layer 0 works, its keys
+            being the vision tokens themselves. ``"answer"``: at every answer position head ``g`` looks
+            at the question's ``g``-th object; needs layer >= 1 (at layer 0 the answer position has not
+            read which object the question names).
+    """
+
+    weight: float = 0.3
+    layer: int = 0
+    heads: int = 1
+    at: str = "mentions"
+
+    def __post_init__(self) -> None:
+        _positive("grounding", "weight", self.weight, allow_zero=True)
+        _choice("grounding", "at", self.at, ("answer", "mentions"))
+        lowest = 1 if self.at == "answer" else 0
+        if isinstance(self.layer, bool) or not isinstance(self.layer, int) or self.layer < lowest:
+            raise ValueError(f"grounding.layer must be an int >= {lowest} with at: {self.at}, got {self.layer!r}")
+        if isinstance(self.heads, bool) or not isinstance(self.heads, int) or self.heads < 1:
+            raise ValueError(f"grounding.heads must be an int >= 1, got {self.heads!r}")
+
+
+@dataclass
 class SFTRunConfig:
     """A cold-start SFT run (``m2 train sft``)."""
 
@@ -400,6 +431,7 @@ class SFTRunConfig:
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     distributed: DistributedConfig = field(default_factory=DistributedConfig)
     vision_code: VisionCodeConfig | None = None  # dense vision supervision (needs labelled data)
+    grounding: GroundingConfig | None = None  # attention supervision of the decoder (needs labelled data)
 
     def __post_init__(self) -> None:
         if not isinstance(self.output_dir, str) or not self.output_dir:
@@ -427,6 +459,11 @@ class RLRunConfig(SFTRunConfig):
     curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
     kl: KLConfig = field(default_factory=KLConfig)
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.grounding is not None:
+            raise ValueError("grounding is an SFT option: RL has no answer labels to ground; remove the section")
+
 
 @dataclass
 class VisionRunConfig(SFTRunConfig):
@@ -440,6 +477,8 @@ class VisionRunConfig(SFTRunConfig):
         super().__post_init__()
         if self.vision_code is None or self.vision_code.weight == 0:
             raise ValueError("vision_code.weight must be > 0 for a vision run: it is the only loss")
+        if self.grounding is not None:
+            raise ValueError("grounding is an SFT option: a vision run does not run the decoder; remove the section")
 
 
 KINDS: dict[str, type[SFTRunConfig]] = {"sft": SFTRunConfig, "rl": RLRunConfig, "vision": VisionRunConfig}

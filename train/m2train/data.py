@@ -29,7 +29,7 @@ from m2sdk import prompt, tokens
 from m2sdk.errors import InputError, M2Error
 from m2sdk.processing import ImageProcessorConfig, num_image_tokens, read_video, smart_resize, to_rgb
 from m2sdk.processing.image import resize_rgb
-from m2train.config import DatasetSpec
+from m2train.config import DatasetSpec, GroundingConfig
 
 logger = logging.getLogger(__name__)
 
@@ -120,11 +120,16 @@ def target_text(record: Any, mode: str) -> str:
     return prompt.format_response(record.cot or "", answer)
 
 
-def encode_sample(sample: Sample, processor: Any, mode: str, vocab: Vocab | None = None) -> dict[str, Any]:
+def encode_sample(
+    sample: Sample, processor: Any, mode: str, vocab: Vocab | None = None, grounding: GroundingConfig | None = None
+) -> dict[str, Any]:
     """One SFT example as numpy arrays: ids, labels (loss on the assistant answer only), media, weight.
 
     With ``vocab`` (colour and category names of the vision code) the example also carries
-    ``vision_targets``: one row of dense-label targets per vision token (:func:`vision_targets`).
+    ``vision_targets``: one row of dense-label targets per vision token (:func:`vision_targets`). With
+    ``grounding`` it carries ``grounding_targets`` (vision tokens, groups), the cells of each object the
+    question names, and ``grounding_plan`` (heads, S), which group each supervised head looks at from
+    each position (:mod:`m2train.grounding`).
     """
     config = budget_config(processor.config, sample.spec)
     images, video = None, None
@@ -150,7 +155,43 @@ def encode_sample(sample: Sample, processor: Any, mode: str, vocab: Vocab | None
             example[name] = getattr(inputs, name)
     if vocab is not None and inputs.image_grid_thw is not None:
         example["vision_targets"] = vision_targets(sample, inputs.image_grid_thw, processor.config, vocab)
+    if grounding is not None:
+        example["grounding_targets"], example["grounding_plan"] = _grounding(
+            sample, inputs, labels, processor, grounding
+        )
     return example
+
+
+def _grounding(
+    sample: Sample, inputs: Any, labels: np.ndarray, processor: Any, grounding: GroundingConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """The sample's grounding targets (media tokens, MAX_GROUPS) and look plan (heads, S).
+
+    Only single-image records with instance labels are supervised; the others get all-zero targets (and
+    rows for every media token: video patches share the image token id, and the loss matches rows to tokens).
+    """
+    from m2train import grounding as ground
+
+    config = processor.config
+    grids = [g for g in (inputs.image_grid_thw, inputs.video_grid_thw) if g is not None]
+    tokens_in_media = sum(sum(num_image_tokens(g, config.merge_size)) for g in grids)
+    targets = np.zeros((tokens_in_media, ground.MAX_GROUPS), np.float32)
+    plan = np.full((grounding.heads, len(inputs.input_ids)), -1, np.int64)
+    if inputs.video_grid_thw is not None or inputs.image_grid_thw is None or len(inputs.image_grid_thw) != 1:
+        return targets, plan
+    scene = sample.record.scene or {}
+    groups = ground.target_groups(sample.record.task, list(scene.get("targets") or []))[: ground.MAX_GROUPS]
+    _, grid_h, grid_w = (int(v) for v in inputs.image_grid_thw[0])
+    hw = (grid_h * config.patch_size, grid_w * config.patch_size)
+    targets[:, : len(groups)] = ground.group_cells(
+        sample.record, sample.root, hw, config.patch_size * config.merge_size, groups
+    )
+    phrases = [
+        [processor.tokenizer.encode_text(" " + phrase) for phrase in names]
+        for names in ground.mention_phrases(sample.record, groups)
+    ]  # fmt: skip
+    plan = ground.look_plan(inputs.input_ids, labels, len(groups), grounding.heads, grounding.at, phrases)
+    return targets, plan
 
 
 Vocab = tuple[list[str], list[str]]  # (colour names, category names) of the vision code
@@ -184,13 +225,15 @@ class SFTExamples:
     """
 
     def __init__(
-        self, samples: list[Sample], processor: Any, *, max_length: int, mode: str = "cot", vocab: Vocab | None = None
-    ) -> None:
+        self, samples: list[Sample], processor: Any, *, max_length: int, mode: str = "cot", vocab: Vocab | None = None,
+        grounding: GroundingConfig | None = None,
+    ) -> None:  # fmt: skip
         self.samples = samples
         self.processor = processor
         self.max_length = max_length
         self.mode = mode
         self.vocab = vocab
+        self.grounding = grounding
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -199,7 +242,7 @@ class SFTExamples:
         for offset in range(_MAX_SUBSTITUTIONS):
             sample = self.samples[(index + offset) % len(self)]
             try:
-                example = encode_sample(sample, self.processor, self.mode, self.vocab)
+                example = encode_sample(sample, self.processor, self.mode, self.vocab, self.grounding)
             except M2Error as err:
                 logger.error("sample %r skipped: %s", sample.record.id, err)
                 continue
@@ -213,8 +256,9 @@ class SFTExamples:
 
 
 def sft_dataset(
-    samples: list[Sample], processor: Any, *, max_length: int, mode: str = "cot", vocab: Vocab | None = None
-):
+    samples: list[Sample], processor: Any, *, max_length: int, mode: str = "cot", vocab: Vocab | None = None,
+    grounding: GroundingConfig | None = None,
+):  # fmt: skip
     """A Hugging Face ``Dataset`` (what ``SFTTrainer`` takes) of row indices, encoded on access.
 
     Example:
@@ -223,7 +267,7 @@ def sft_dataset(
     """
     from datasets import Dataset
 
-    examples = SFTExamples(samples, processor, max_length=max_length, mode=mode, vocab=vocab)
+    examples = SFTExamples(samples, processor, max_length=max_length, mode=mode, vocab=vocab, grounding=grounding)
 
     def encode(batch: dict[str, list]) -> dict[str, list]:
         rows = [examples[i] for i in batch["index"]]
@@ -273,6 +317,12 @@ class SFTCollator:
         for name, dtype in (("pixel_values", torch.float32), ("image_grid_thw", torch.long)):
             batch.update(_concat(examples, name, dtype))
         batch.update(_concat(examples, "vision_targets", torch.float32))  # rows in image-token order
+        batch.update(_concat(examples, "grounding_targets", torch.float32))  # rows in image-token order
+        if any(e.get("grounding_plan") is not None for e in examples):
+            plans = [e["grounding_plan"] for e in examples]
+            batch["grounding_plan"] = torch.full((len(plans), plans[0].shape[0], length), -1, dtype=torch.long)
+            for i, plan in enumerate(plans):
+                batch["grounding_plan"][i, :, : plan.shape[1]] = torch.as_tensor(plan)
         for name, dtype in (("pixel_values_videos", torch.float32), ("video_grid_thw", torch.long)):
             batch.update(_concat(examples, name, dtype))
         batch.update(_concat(examples, "second_per_grid_ts", torch.float32))

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 from types import SimpleNamespace
@@ -38,6 +39,7 @@ from m2train.common import (
 from m2train.config import SFTRunConfig
 from m2train.data import IGNORE_INDEX, SFTCollator, load_mixture, sft_dataset
 from m2train.faults import LOSS_HINT, FaultChecksMixin, check_finite
+from m2train.grounding import AttentionCapture, grounding_loss
 from m2train.prefix import shared_prefix_hidden
 from m2train.trl_processor import TRLProcessor
 
@@ -50,10 +52,14 @@ class M2SFTTrainer(FaultChecksMixin, AtomicCheckpointMixin, SFTTrainer):
     m2_vision_code: Any = None  # VisionCode, when config.vision_code supervises the vision tokens
     m2_vision_weight: float = 0.0
     m2_shared_prefix: bool = False
+    m2_grounding: Any = None  # AttentionCapture of the supervised layer, when config.grounding is on
+    m2_grounding_weight: float = 0.0
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         weights = inputs.pop("sample_weight")  # (B,)
         cells = inputs.pop("vision_targets", None)
+        look_at = inputs.pop("grounding_targets", None)
+        plan = inputs.pop("grounding_plan", None)
         inputs["use_cache"] = False
         core = self.accelerator.unwrap_model(model)
         encoded, vision_loss = None, None
@@ -63,12 +69,13 @@ class M2SFTTrainer(FaultChecksMixin, AtomicCheckpointMixin, SFTTrainer):
                 inputs.pop("pixel_values"), inputs["image_grid_thw"], return_dict=True
             )
             vision_loss = self.m2_vision_code.loss(torch.cat(encoded.pooler_output), cells)
-        if self.m2_shared_prefix:
-            outputs = shared_prefix_scores(core, inputs, encoded)
-        else:
-            if encoded is not None:
-                inputs["mm_encoder_outputs"] = {"image": encoded}
-            outputs = model(**inputs, fused_lm_head=True)
+        with self.m2_grounding or contextlib.nullcontext():
+            if self.m2_shared_prefix:
+                outputs = shared_prefix_scores(core, inputs, encoded)
+            else:
+                if encoded is not None:
+                    inputs["mm_encoder_outputs"] = {"image": encoded}
+                outputs = model(**inputs, fused_lm_head=True)
         per_token = -outputs.log_probs * weights.to(outputs.log_probs.dtype)[:, None]  # (B, S-1), 0 off the answer
         num_tokens = outputs.label_mask.sum() if num_items_in_batch is None else num_items_in_batch
         loss = per_token.sum() / torch.as_tensor(num_tokens, device=per_token.device).clamp(min=1)
@@ -77,6 +84,13 @@ class M2SFTTrainer(FaultChecksMixin, AtomicCheckpointMixin, SFTTrainer):
         if vision_loss is not None:
             loss = loss + self.m2_vision_weight * vision_loss
             self._metrics["train" if self.model.training else "eval"]["vision_code_loss"].append(vision_loss.item())
+        if self.m2_grounding is not None and look_at is not None and plan is not None:
+            ground = grounding_loss(
+                self.m2_grounding.weights, plan, inputs["input_ids"], core.config.image_token_id, look_at
+            )
+            if ground is not None:
+                loss = loss + self.m2_grounding_weight * ground
+                self._metrics["train" if self.model.training else "eval"]["grounding_loss"].append(ground.item())
         if self.m2_check_finite:
             check_finite("the training loss", loss, self.state.global_step, LOSS_HINT)
         self._log_batch(outputs, weights)
@@ -130,7 +144,16 @@ def build_sft_trainer(config: SFTRunConfig) -> M2SFTTrainer:
 
         code = VisionCode.build(model.config.text_config.hidden_size, config.vision_code).to(model.device)
     vocab = (code.colour_names, code.category_names) if code is not None else None
-    dataset = sft_dataset(samples, processor, max_length=config.data.max_length, mode=config.data.response, vocab=vocab)
+    grounding = config.grounding if config.grounding is not None and config.grounding.weight > 0 else None
+    if grounding is not None and grounding.heads > model.config.text_config.num_attention_heads:
+        raise InputError(
+            f"grounding.heads {grounding.heads} > the decoder's {model.config.text_config.num_attention_heads} "
+            "attention heads"
+        )
+    dataset = sft_dataset(
+        samples, processor, max_length=config.data.max_length, mode=config.data.response, vocab=vocab,
+        grounding=grounding,
+    )  # fmt: skip
     args = SFTConfig(
         **training_kwargs(config),
         max_length=config.data.max_length,
@@ -150,6 +173,9 @@ def build_sft_trainer(config: SFTRunConfig) -> M2SFTTrainer:
     if code is not None:
         trainer.m2_vision_code, trainer.m2_vision_weight = code, config.vision_code.weight
     trainer.m2_shared_prefix = config.model.shared_prefix
+    if grounding is not None:
+        trainer.m2_grounding = AttentionCapture(model, grounding.layer)
+        trainer.m2_grounding_weight = grounding.weight
     check_single_process(trainer, config)
     trainer.m2_run_config = run_config_dict(config)
     return trainer

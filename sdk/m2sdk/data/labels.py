@@ -201,8 +201,7 @@ def _object_targets(out: CellTargets, ids: np.ndarray, scene: dict, rows: int, c
     if not objects:
         return
     centres = _centres_in_camera(scene, objects)  # (k, 3)
-    cells = _cells(ids.astype(np.int64) + 1, rows, cols, cell_px)  # 0 = room
-    counts = np.stack([(cells == k + 1).sum(axis=1) for k in range(len(objects))], axis=1)  # (n, k)
+    counts = _object_pixels(ids, len(objects), rows, cols, cell_px)  # (n, k)
     best = counts.argmax(axis=1)
     out.has_object = counts[np.arange(len(best)), best] >= min_fraction * cell_px * cell_px
     for cell in np.flatnonzero(out.has_object):
@@ -221,6 +220,53 @@ def _object_targets(out: CellTargets, ids: np.ndarray, scene: dict, rows: int, c
         cell = int(vs[mask].mean()) // cell_px * cols + int(us[mask].mean()) // cell_px
         if out.has_object[cell] and best[cell] == k:
             out.is_centre[cell] = True
+
+
+def _object_pixels(ids: np.ndarray, n_objects: int, rows: int, cols: int, cell_px: int) -> np.ndarray:
+    """(rows*cols, n_objects): how many pixels of each object each cell holds."""
+    cells = _cells(ids.astype(np.int64) + 1, rows, cols, cell_px)  # 0 = room
+    return np.stack([(cells == k + 1).sum(axis=1) for k in range(n_objects)], axis=1).reshape(rows * cols, n_objects)
+
+
+def object_cells(
+    scene: dict[str, Any],
+    root: str | Path,
+    image_hw: tuple[int, int],
+    cell_px: int,
+    names: list[str],
+    *,
+    min_object_fraction: float = MIN_OBJECT_FRACTION,
+) -> np.ndarray:
+    """(cells, len(names)) bool: the cells that show each named object of the scene.
+
+    A cell shows an object when it covers at least ``min_object_fraction`` of the cell; a visible object
+    too small for that still gets the one cell holding most of its pixels, so every object in view has a
+    cell. An object out of view (or a name the scene lacks) gets none.
+
+    Raises:
+        InputError: The scene has no instance labels, or they cannot be read.
+    """
+    import cv2
+
+    labels = read_labels(root, scene.get("labels") or {})
+    if labels.instances is None:
+        raise InputError("the record has no instance labels (scene['labels']); make the data with --labels")
+    height, width = image_hw
+    if height % cell_px or width % cell_px:
+        raise InputError(f"image size {image_hw} is not a multiple of the {cell_px}-pixel cell")
+    rows, cols = height // cell_px, width // cell_px
+    objects = [o.get("name") for o in scene.get("objects", [])]
+    ids = cv2.resize(labels.instances, (width, height), interpolation=cv2.INTER_NEAREST)
+    counts = _object_pixels(ids, len(objects), rows, cols, cell_px)  # (n, k)
+    out = np.zeros((rows * cols, len(names)), bool)
+    for j, name in enumerate(names):
+        if name not in objects:
+            continue
+        pixels = counts[:, objects.index(name)]
+        out[:, j] = pixels >= min_object_fraction * cell_px * cell_px
+        if pixels.max(initial=0) > 0:
+            out[int(pixels.argmax()), j] = True
+    return out
 
 
 def _centres_in_camera(scene: dict, objects: list[dict]) -> np.ndarray:

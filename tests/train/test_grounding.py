@@ -1,0 +1,197 @@
+"""Attention grounding (m2train.grounding): targets from the dense labels, the loss, and SFT with it."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from m2sdk.data.dataset import load_records
+from m2sdk.data.labels import object_cells, read_labels
+from m2sdk.data.synth import SynthConfig, synthesize
+from m2sdk.errors import InputError
+from m2train.config import GroundingConfig, ModelConfig, load_config
+from m2train.grounding import MAX_GROUPS, grounding_loss, group_cells, look_plan, mention_phrases, target_groups
+from m2train.sft import build_sft_trainer
+from tests.train.conftest import sft_config
+
+IMAGE = 5  # token id standing for <imagePatch> in the hand-made batches below
+
+
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory):
+    out = tmp_path_factory.mktemp("grounded")
+    tasks = ("camera_distance", "relative_distance", "object_count")
+    synthesize(
+        SynthConfig(
+            out, n=24, seed=4, width=112, height=84, objects=(2, 4), unique_colours=True, labels=True, tasks=tasks
+        )
+    )
+    return out
+
+
+def test_target_groups_give_one_head_per_object_and_one_for_all_counted_instances():
+    assert target_groups("relative_direction", ["a", "b", "c"]) == [["a"], ["b"], ["c"]]
+    assert target_groups("object_count", ["a", "b"]) == [["a", "b"]]
+    assert target_groups("camera_distance", []) == []
+
+
+def test_object_cells_are_the_cells_the_instance_map_shows(labelled):
+    records, _ = load_records(labelled / "samples.jsonl")
+    record = next(r for r in records if len(r.scene["targets"]) >= 2)
+    scene = record.scene
+    ids = read_labels(labelled, scene["labels"]).instances  # (84, 112)
+    names = [o["name"] for o in scene["objects"]]
+    cells = object_cells(scene, labelled, (84, 112), 28, [*scene["targets"], "no such object"])
+    assert cells.shape == (12, len(scene["targets"]) + 1) and not cells[:, -1].any()
+    blocks = ids.reshape(3, 28, 4, 28).transpose(0, 2, 1, 3).reshape(12, -1)
+    for j, name in enumerate(scene["targets"]):
+        pixels = (blocks == names.index(name)).sum(axis=1)
+        if pixels.max() == 0:
+            assert not cells[:, j].any()
+            continue
+        assert cells[int(pixels.argmax()), j]  # its fullest cell, however small it is
+        assert not cells[pixels == 0, j].any()  # never a cell without a pixel of it
+
+
+def test_group_cells_and_phrases_follow_the_question(labelled):
+    records, _ = load_records(labelled / "samples.jsonl")
+    count = next(r for r in records if r.task == "object_count")
+    relative = next(r for r in records if r.task == "relative_distance")
+    groups = target_groups(relative.task, relative.scene["targets"])
+    cells = group_cells(relative, labelled, (84, 112), 28, groups)
+    expected = object_cells(relative.scene, labelled, (84, 112), 28, relative.scene["targets"])
+    np.testing.assert_array_equal(cells, expected.astype(np.float32))
+    assert mention_phrases(relative, groups) == groups  # objects are named by their names
+    category = next(o["category"] for o in count.scene["objects"] if o["name"] == count.scene["targets"][0])
+    assert mention_phrases(count, target_groups(count.task, count.scene["targets"])) == [
+        sorted({category + "s" if not category.endswith(("s", "x", "ch")) else category + "es", category}, key=len)[
+            ::-1
+        ]
+    ]
+    unlabelled = dataclasses.replace(relative, scene={**relative.scene, "labels": None})
+    assert group_cells(unlabelled, labelled, (84, 112), 28, groups).sum() == 0
+
+
+def test_look_plan_at_answer_positions_and_at_mentions():
+    ids = np.array([1, 7, 8, 9, 7, 8, 4, 5, 6])
+    labels = np.array([-100] * 7 + [5, 6])
+    answer = look_plan(ids, labels, groups=2, heads=3, at="answer")
+    np.testing.assert_array_equal(answer, [[-1] * 6 + [0, 0, -1], [-1] * 6 + [1, 1, -1], [-1] * 9])
+    mentions = look_plan(ids, labels, groups=2, heads=2, at="mentions", phrase_ids=[[[7, 8]], [[9], [8]]])
+    # every supervised head plans the same looks; a token keeps the first group that claims it
+    np.testing.assert_array_equal(mentions, [[-1, 0, 0, 1, 0, 0, -1, -1, -1]] * 2)
+
+
+def test_sft_examples_plan_mentions_of_the_named_objects(labelled, tmp_path):
+    grounding = GroundingConfig(at="mentions", heads=1)
+    trainer = build_sft_trainer(sft_config(labelled, tmp_path / "m", grounding=grounding))
+    tokenizer = trainer.m2_processor.tokenizer
+    for i in range(6):
+        example = trainer.train_dataset[i]
+        record = next(r for r in load_records(labelled / "samples.jsonl")[0] if r.id == example["id"])
+        plan, ids = np.asarray(example["grounding_plan"])[0], np.asarray(example["input_ids"])
+        assert np.asarray(example["grounding_targets"]).shape == (12, MAX_GROUPS)
+        named = tokenizer.decode(ids[plan == 0].tolist())
+        if record.task == "object_count":
+            assert "image" not in named and named.strip()
+        else:
+            assert named.strip().startswith(record.scene["targets"][0]), (named, record.scene["targets"])
+
+
+def _batch():
+    """Two samples, 8 positions: prompt, 3 image tokens, answer. Sample 1's answer is one token shorter."""
+    input_ids = torch.tensor([[1, IMAGE, IMAGE, IMAGE, 9, 10, 11, 12], [1, IMAGE, IMAGE, IMAGE, 9, 10, 11, 0]])
+    labels = torch.full_like(input_ids, -100)
+    labels[0, 5:8] = input_ids[0, 5:8]
+    labels[1, 5:7] = input_ids[1, 5:7]
+    targets = torch.tensor([[1.0, 0.0], [0, 0], [0, 1], [0, 0], [1, 0], [0, 0]])  # 6 image tokens, 2 groups
+    plan = torch.stack(
+        [
+            torch.as_tensor(look_plan(ids.numpy(), lab.numpy(), 2, 2, "answer"))
+            for ids, lab in zip(input_ids, labels, strict=True)
+        ]
+    )
+    return input_ids, plan, targets
+
+
+def test_grounding_loss_is_minus_log_attention_mass_on_the_target_cells():
+    input_ids, plan, targets = _batch()
+    weights = torch.zeros(2, 4, 8, 8)
+    weights[..., 0] = 1.0  # every head looks at the first token: no mass on any target
+    weights[0, 0, :, 1] = 1.0
+    weights[0, 0, :, 0] = 0.0  # sample 0, head 0: all of it on its target cell
+    weights[1, 0, :, 0], weights[1, 0, :, 2] = 0.75, 0.25  # sample 1, head 0: a quarter on its target
+    # supervised: sample 0 head 0 (3 answer positions) and head 1 (3), sample 1 head 0 (2); group 1 of
+    # sample 1 has no cell and heads 2-3 are not planned.
+    expected = (3 * -math.log(1e-6 + 1.0) + 3 * -math.log(1e-6) + 2 * -math.log(0.25 + 1e-6)) / 8
+    assert grounding_loss(weights, plan, input_ids, IMAGE, targets).item() == pytest.approx(expected, rel=1e-5)
+    prefix_apart = weights[:, :, 3:]  # the shared prompt prefix (3 positions) computed apart: same queries
+    assert grounding_loss(prefix_apart, plan, input_ids, IMAGE, targets).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_grounding_loss_needs_one_row_per_media_token_and_something_to_supervise():
+    input_ids, plan, targets = _batch()
+    weights = torch.full((2, 4, 8, 8), 1 / 8)
+    assert grounding_loss(weights, plan, input_ids, IMAGE, torch.zeros_like(targets)) is None
+    assert grounding_loss(weights, torch.full_like(plan, -1), input_ids, IMAGE, targets) is None
+    with pytest.raises(InputError, match="grounding rows"):
+        grounding_loss(weights, plan, input_ids, IMAGE, targets[:5])
+
+
+def _loss_parts(trainer, shared_prefix: bool) -> tuple[float, float]:
+    trainer.m2_shared_prefix = shared_prefix
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(6)])
+    trainer._metrics["train"].clear()
+    with torch.no_grad():
+        total = trainer.compute_loss(trainer.model, dict(batch)).item()
+    return total, trainer._metrics["train"]["grounding_loss"][-1]
+
+
+def test_sft_grounding_loss_is_the_same_with_and_without_the_shared_prefix_and_falls(labelled, tmp_path):
+    model = ModelConfig(freeze_vision=True, freeze_projector=True, shared_prefix=True)
+    config = sft_config(labelled, tmp_path / "g", max_steps=30, lr=3e-3, batch=8, model=model,
+                        grounding=GroundingConfig(weight=1.0, layer=1, heads=3, at="answer"))  # fmt: skip
+    trainer = build_sft_trainer(config)
+    shared, plain = _loss_parts(trainer, True), _loss_parts(trainer, False)
+    assert shared == pytest.approx(plain, rel=1e-4) and plain[1] > 0
+    trainer.m2_shared_prefix = True
+    trainer.train()
+    logged = [r["grounding_loss"] for r in trainer.state.log_history if "grounding_loss" in r]
+    assert len(logged) == 30 and sum(logged[-5:]) < 0.7 * sum(logged[:5]), logged
+
+
+def test_grounding_weights_are_causal_attention(labelled, tmp_path):
+    config = sft_config(labelled, tmp_path / "c", grounding=GroundingConfig(layer=1, heads=2, at="answer"))
+    trainer = build_sft_trainer(config)
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(3)])
+    with torch.no_grad():
+        trainer.compute_loss(trainer.model, dict(batch))
+    weights = trainer.m2_grounding.weights  # (B, H, Q, S)
+    assert weights is not None and weights.shape[1] == trainer.model.config.text_config.num_attention_heads
+    queries, keys = weights.shape[-2:]
+    future = torch.ones(queries, keys, dtype=torch.bool).triu(keys - queries + 1)
+    assert float(weights[..., future].abs().max()) == 0.0
+    real = batch["attention_mask"].bool()
+    torch.testing.assert_close(weights.sum(-1)[real[:, keys - queries :][:, None].expand_as(weights.sum(-1))],
+                               torch.ones(int(real[:, keys - queries :].sum()) * weights.shape[1]))  # fmt: skip
+
+
+def test_grounding_config_is_checked(tmp_path, labelled):
+    with pytest.raises(ValueError, match=r"grounding\.layer"):
+        GroundingConfig(layer=0, at="answer")
+    with pytest.raises(ValueError, match=r"grounding\.at"):
+        GroundingConfig(at="everywhere")
+    with pytest.raises(InputError, match="attention heads"):
+        build_sft_trainer(sft_config(labelled, tmp_path / "h", grounding=GroundingConfig(heads=64)))
+    with pytest.raises(InputError, match=r"grounding\.layer 9"):
+        build_sft_trainer(sft_config(labelled, tmp_path / "l", grounding=GroundingConfig(layer=9)))
+    rl = tmp_path / "rl.yaml"
+    rl.write_text(f"data:\n  datasets:\n    - path: {labelled}\ngrounding:\n  weight: 0.3\n")
+    with pytest.raises(ValueError, match="grounding is an SFT option"):
+        load_config(rl, "rl")
+    with pytest.raises(ValueError, match="grounding is an SFT option"):
+        load_config(rl, "vision")

@@ -1,0 +1,187 @@
+"""Attention grounding: supervise where the decoder looks, from the dense labels.
+
+A decoder trained from random weights (m2-mini) learns very slowly to find the object a question names
+among the vision tokens: the answer loss rewards the lookup only once the read after it is right, so
+most of what it learns early is the text prior (docs/m2_mini.md). The dense labels say exactly which
+cells show each object the question is about (``scene["targets"]``, in the order the question names
+them), so SFT can teach the lookup directly. Heads of one decoder layer are asked to put their
+attention on the cells of an object, either
+
+* ``at="mentions"``: at every token of a phrase that names it ("how far is the *white cabinet*"; for a
+  count, the category: "how many *chairs*"), which is phrase grounding: the looked-up object is then
+  stored at its mention, where the answer can fetch it; or
+* ``at="answer"``: at every answer position, head ``g`` on the question's ``g``-th object,
+
+with the loss
+
+    L_ground = mean over planned looks (sample, head, position) of −log Σ_{cells of the object} a
+
+where ``a`` is that head's attention distribution over all keys. A count question's objects form one
+group (a mention of "chairs" looks at every chair). Samples without labels, and objects out of view,
+are left unsupervised. Training with it runs the decoder with eager attention (the only implementation
+that returns weights).
+
+Example:
+    >>> capture = AttentionCapture(model, layer=0)
+    >>> with capture:
+    ...     outputs = model(**batch)
+    >>> loss = grounding_loss(capture.weights, batch["grounding_plan"], batch["input_ids"], image_id,
+    ...                       batch["grounding_targets"])
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from m2sdk.data.question_base import plural
+from m2sdk.errors import InputError
+
+MAX_GROUPS = 4  # objects one question names at most (relative direction names three)
+GROUPED_TASKS = frozenset({"object_count"})  # every target is an instance of the one thing asked about
+_EPS = 1e-6
+
+
+def target_groups(task: str, targets: list[str]) -> list[list[str]]:
+    """The objects of each target group (what one look is at), in the order the question names them.
+
+    Example:
+        >>> target_groups("relative_distance", ["red chair", "blue bin"])
+        [['red chair'], ['blue bin']]
+        >>> target_groups("object_count", ["red chair", "blue chair"])
+        [['red chair', 'blue chair']]
+    """
+    if not targets:
+        return []
+    return [list(targets)] if task in GROUPED_TASKS else [[name] for name in targets]
+
+
+def group_cells(
+    record: Any, root: str | Path, image_hw: tuple[int, int], cell_px: int, groups: list[list[str]]
+) -> np.ndarray:
+    """(cells, len(groups)) float32: 1 on the cells that show an object of group g (none without labels)."""
+    from m2sdk.data.labels import object_cells
+
+    rows, cols = image_hw[0] // cell_px, image_hw[1] // cell_px
+    out = np.zeros((rows * cols, len(groups)), np.float32)
+    scene = record.scene or {}
+    if not groups or not (scene.get("labels") or {}).get("instances"):
+        return out
+    names = sorted({name for group in groups for name in group})
+    cells = object_cells(scene, root, image_hw, cell_px, names)  # (cells, len(names))
+    for g, group in enumerate(groups):
+        out[:, g] = cells[:, [names.index(n) for n in group]].any(axis=1)
+    return out
+
+
+def mention_phrases(record: Any, groups: list[list[str]]) -> list[list[str]]:
+    """How the text names each group: the object's name, or for a count the category (plural and singular)."""
+    if record.task not in GROUPED_TASKS:
+        return [list(group) for group in groups]
+    objects = {o.get("name"): o for o in (record.scene or {}).get("objects", [])}
+    phrases = []
+    for group in groups:
+        categories = {objects[n]["category"] for n in group if n in objects and objects[n].get("category")}
+        phrases.append(sorted({form for c in categories for form in (plural(c), c)}, key=len, reverse=True))
+    return phrases
+
+
+def look_plan(
+    input_ids: np.ndarray, labels: np.ndarray, groups: int, heads: int, at: str,
+    phrase_ids: list[list[list[int]]] | None = None,
+) -> np.ndarray:  # fmt: skip
+    """(heads, S) int64: the group head h must look at from position s, -1 where it is free.
+
+    ``at="answer"``: at every position that predicts an answer token, head g looks at group g (one head
+    per group). ``at="mentions"``: at every token of a phrase naming group g (``phrase_ids[g]``, each
+    phrase as token ids, found wherever it occurs in the sequence) every supervised head looks at group g.
+    """
+    length = len(input_ids)
+    plan = np.full((heads, length), -1, np.int64)
+    if at == "answer":
+        answering = np.zeros(length, bool)
+        answering[:-1] = np.asarray(labels)[1:] != -100
+        for g in range(min(groups, heads)):
+            plan[g, answering] = g
+        return plan
+    ids = np.asarray(input_ids)
+    for g, phrases in enumerate(phrase_ids or []):
+        for phrase in phrases:
+            n = len(phrase)
+            if n == 0 or n > length:
+                continue
+            windows = np.lib.stride_tricks.sliding_window_view(ids, n)
+            for start in np.flatnonzero((windows == np.asarray(phrase)).all(axis=1)):
+                span = slice(start, start + n)
+                plan[:, span] = np.where(plan[:, span] < 0, g, plan[:, span])  # a longer phrase came first
+    return plan
+
+
+def grounding_loss(
+    weights: torch.Tensor, plan: torch.Tensor, input_ids: torch.Tensor, image_token_id: int, targets: torch.Tensor
+) -> torch.Tensor | None:
+    """Mean −log attention mass on the target cells over the planned looks, or None when there are none.
+
+    Args:
+        weights: (B, H, Q, S) attention probabilities of the last Q query positions over all S keys
+            (Q < S when the shared prompt prefix was computed separately).
+        plan: (B, heads, S) the group each supervised head looks at from each position, -1 where free
+            (:func:`look_plan`).
+        input_ids: (B, S); the media tokens (``<imagePatch>``, images and videos) are the keys the
+            targets refer to.
+        image_token_id: Id of the ``<imagePatch>`` token.
+        targets: (media tokens in the batch, G) rows in the batch's token order (row-major per image,
+            samples in batch order), 1 on the cells of group g.
+    """
+    batch, length = input_ids.shape
+    heads, queries = min(plan.shape[1], weights.shape[1]), weights.shape[2]
+    is_image = input_ids == image_token_id  # (B, S)
+    if int(is_image.sum()) != targets.shape[0]:
+        raise InputError(f"{targets.shape[0]} grounding rows for {int(is_image.sum())} media tokens in the batch")
+    groups = targets.shape[1]
+    if groups == 0:
+        return None
+    key_targets = torch.zeros(batch, length, groups, dtype=torch.float32, device=weights.device)
+    key_targets[is_image] = targets.to(key_targets)
+    look = plan[:, :heads, length - queries :].to(weights.device)  # (B, heads, Q)
+    mass = torch.einsum("bhqs,bsg->bhqg", weights[:, :heads].float(), key_targets)  # (B, heads, Q, G)
+    mass = mass.gather(-1, look.clamp(min=0)[..., None])[..., 0]  # (B, heads, Q)
+    has_cells = key_targets.sum(dim=1) > 0  # (B, G)
+    supervised = (look >= 0) & has_cells.gather(1, look.clamp(min=0).flatten(1)).view_as(look)
+    if not bool(supervised.any()):
+        return None
+    return -torch.log(mass[supervised] + _EPS).mean()
+
+
+class AttentionCapture:
+    """Keeps the attention probabilities of one decoder layer from the last forward through it.
+
+    It switches the model to eager attention, the only implementation that returns the weights (and
+    whose causal and padding masks the weights then follow); the setting is not saved with checkpoints.
+    For a small model the cost is small (m2-mini: about 10 % per SFT step).
+    """
+
+    def __init__(self, model: Any, layer: int) -> None:
+        layers = model.model.language_model.layers
+        if not 0 <= layer < len(layers):
+            raise InputError(f"grounding.layer {layer}: the decoder has layers 0..{len(layers) - 1}")
+        model.set_attn_implementation("eager")
+        self.attention = layers[layer].self_attn
+        self.weights: torch.Tensor | None = None
+        self._handle = None
+
+    def _keep(self, module: Any, args: Any, output: Any) -> None:
+        self.weights = output[1]
+
+    def __enter__(self) -> AttentionCapture:
+        self.weights = None
+        self._handle = self.attention.register_forward_hook(self._keep)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._handle is not None:
+            self._handle.remove()
+            self._handle = None
