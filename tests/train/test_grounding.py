@@ -84,6 +84,8 @@ def test_look_plan_at_answer_positions_and_at_mentions():
     mentions = look_plan(ids, labels, groups=2, heads=2, at="mentions", phrase_ids=[[[7, 8]], [[9], [8]]])
     # every supervised head plans the same looks; a token keeps the first group that claims it
     np.testing.assert_array_equal(mentions, [[-1, 0, 0, 1, 0, 0, -1, -1, -1]] * 2)
+    later = look_plan(ids, labels, groups=2, heads=1, at="mentions", phrase_ids=[[[7, 8]], [[9]]], search_from=2)
+    np.testing.assert_array_equal(later, [[-1, -1, -1, 1, 0, 0, -1, -1, -1]])  # words before the image: free
 
 
 def test_sft_examples_plan_mentions_of_the_named_objects(labelled, tmp_path):

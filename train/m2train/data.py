@@ -190,7 +190,10 @@ def _grounding(
         [processor.tokenizer.encode_text(" " + phrase) for phrase in names]
         for names in ground.mention_phrases(sample.record, groups)
     ]  # fmt: skip
-    plan = ground.look_plan(inputs.input_ids, labels, len(groups), grounding.heads, grounding.at, phrases)
+    first_patch = int(np.argmax(np.asarray(inputs.mm_token_type_ids) != 0))  # words before it cannot see it
+    plan = ground.look_plan(
+        inputs.input_ids, labels, len(groups), grounding.heads, grounding.at, phrases, search_from=first_patch
+    )
     return targets, plan
 
 

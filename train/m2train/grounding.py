@@ -91,13 +91,15 @@ def mention_phrases(record: Any, groups: list[list[str]]) -> list[list[str]]:
 
 def look_plan(
     input_ids: np.ndarray, labels: np.ndarray, groups: int, heads: int, at: str,
-    phrase_ids: list[list[list[int]]] | None = None,
+    phrase_ids: list[list[list[int]]] | None = None, search_from: int = 0,
 ) -> np.ndarray:  # fmt: skip
     """(heads, S) int64: the group head h must look at from position s, -1 where it is free.
 
     ``at="answer"``: at every position that predicts an answer token, head g looks at group g (one head
     per group). ``at="mentions"``: at every token of a phrase naming group g (``phrase_ids[g]``, each
-    phrase as token ids, found wherever it occurs in the sequence) every supervised head looks at group g.
+    phrase as token ids, found wherever it occurs from ``search_from`` on: the first image token, since
+    a word before the image cannot look at it) every supervised head looks at group g; a token two
+    phrases share keeps the first group.
     """
     length = len(input_ids)
     plan = np.full((heads, length), -1, np.int64)
@@ -111,12 +113,12 @@ def look_plan(
     for g, phrases in enumerate(phrase_ids or []):
         for phrase in phrases:
             n = len(phrase)
-            if n == 0 or n > length:
+            if n == 0 or n > length - search_from:
                 continue
-            windows = np.lib.stride_tricks.sliding_window_view(ids, n)
-            for start in np.flatnonzero((windows == np.asarray(phrase)).all(axis=1)):
+            windows = np.lib.stride_tricks.sliding_window_view(ids[search_from:], n)
+            for start in search_from + np.flatnonzero((windows == np.asarray(phrase)).all(axis=1)):
                 span = slice(start, start + n)
-                plan[:, span] = np.where(plan[:, span] < 0, g, plan[:, span])  # a longer phrase came first
+                plan[:, span] = np.where(plan[:, span] < 0, g, plan[:, span])
     return plan
 
 
