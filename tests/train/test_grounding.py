@@ -166,20 +166,31 @@ def test_sft_grounding_loss_is_the_same_with_and_without_the_shared_prefix_and_f
     assert len(logged) == 30 and sum(logged[-5:]) < 0.7 * sum(logged[:5]), logged
 
 
-def test_grounding_weights_are_causal_attention(labelled, tmp_path):
+def test_recomputed_attention_equals_the_eager_weights(labelled, tmp_path):
+    """The capture recomputes one layer's softmax weights from its queries and keys: they must equal what
+    eager attention returns, with and without the shared prompt prefix (which reads keys from the cache)."""
     config = sft_config(labelled, tmp_path / "c", grounding=GroundingConfig(layer=1, heads=2, at="answer"))
     trainer = build_sft_trainer(config)
+    model = trainer.model
+    assert model.config._attn_implementation != "eager"  # the model keeps its fast attention
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(3)])
-    with torch.no_grad():
-        trainer.compute_loss(trainer.model, dict(batch))
-    weights = trainer.m2_grounding.weights  # (B, H, Q, S)
-    assert weights is not None and weights.shape[1] == trainer.model.config.text_config.num_attention_heads
-    queries, keys = weights.shape[-2:]
-    future = torch.ones(queries, keys, dtype=torch.bool).triu(keys - queries + 1)
-    assert float(weights[..., future].abs().max()) == 0.0
-    real = batch["attention_mask"].bool()
-    torch.testing.assert_close(weights.sum(-1)[real[:, keys - queries :][:, None].expand_as(weights.sum(-1))],
-                               torch.ones(int(real[:, keys - queries :].sum()) * weights.shape[1]))  # fmt: skip
+    model.set_attn_implementation("eager")  # only to have a reference
+    eager = {}
+    handle = trainer.m2_grounding.attention.register_forward_hook(lambda _m, _a, out: eager.update(w=out[1]))
+    try:
+        for shared in (False, True):
+            trainer.m2_shared_prefix = shared
+            with torch.no_grad():
+                trainer.compute_loss(model, dict(batch))
+            ours = trainer.m2_grounding.probabilities(batch["attention_mask"])  # (B, H, Q, S)
+            queries, keys = ours.shape[-2:]
+            assert (queries < keys) == shared and ours.shape == eager["w"].shape
+            real = batch["attention_mask"][:, keys - queries :].bool()  # real query rows
+            torch.testing.assert_close(ours.permute(0, 2, 1, 3)[real], eager["w"].float().permute(0, 2, 1, 3)[real])
+            future = torch.ones(queries, keys, dtype=torch.bool).triu(keys - queries + 1)
+            assert float(ours[..., future].abs().max()) == 0.0
+    finally:
+        handle.remove()
 
 
 def test_grounding_config_is_checked(tmp_path, labelled):

@@ -18,19 +18,21 @@ with the loss
 
 where ``a`` is that head's attention distribution over all keys. A count question's objects form one
 group (a mention of "chairs" looks at every chair). Samples without labels, and objects out of view,
-are left unsupervised. Training with it runs the decoder with eager attention (the only implementation
-that returns weights).
+are left unsupervised. The supervised layer's weights are recomputed from its queries and keys
+(:class:`AttentionCapture`), so the model keeps its fast attention kernels.
 
 Example:
     >>> capture = AttentionCapture(model, layer=0)
     >>> with capture:
     ...     outputs = model(**batch)
-    >>> loss = grounding_loss(capture.weights, batch["grounding_plan"], batch["input_ids"], image_id,
-    ...                       batch["grounding_targets"])
+    >>> weights = capture.probabilities(batch["attention_mask"])
+    >>> plan, cells = batch["grounding_plan"], batch["grounding_targets"]
+    >>> loss = grounding_loss(weights, plan, batch["input_ids"], image_id, cells)
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -159,28 +161,54 @@ def grounding_loss(
 
 
 class AttentionCapture:
-    """Keeps the attention probabilities of one decoder layer from the last forward through it.
+    """The attention probabilities of one decoder layer in the last forward through it, recomputed.
 
-    It switches the model to eager attention, the only implementation that returns the weights (and
-    whose causal and padding masks the weights then follow); the setting is not saved with checkpoints.
-    For a small model the cost is small (m2-mini: about 10 % per SFT step).
+    A forward hook on the layer's attention keeps its queries (projected from the layer's input with the
+    layer's own weights and rotary embedding) and its keys (the layer's key cache when the forward used
+    one, e.g. the shared prompt prefix); :meth:`probabilities` turns them into softmax weights under the
+    causal and padding masks. The model keeps its attention implementation (SDPA, flash), and only this
+    layer's weights are materialised, with gradients into its query and key projections.
     """
 
     def __init__(self, model: Any, layer: int) -> None:
         layers = model.model.language_model.layers
         if not 0 <= layer < len(layers):
             raise InputError(f"grounding.layer {layer}: the decoder has layers 0..{len(layers) - 1}")
-        model.set_attn_implementation("eager")
         self.attention = layers[layer].self_attn
-        self.weights: torch.Tensor | None = None
+        self.queries: torch.Tensor | None = None  # (B, H, Q, D)
+        self.keys: torch.Tensor | None = None  # (B, KV, S, D)
         self._handle = None
 
-    def _keep(self, module: Any, args: Any, output: Any) -> None:
-        self.weights = output[1]
+    def _keep(self, module: Any, args: Any, kwargs: dict[str, Any], output: Any) -> None:
+        hidden = kwargs["hidden_states"] if "hidden_states" in kwargs else args[0]
+        batch, length, _ = hidden.shape
+        shape = (batch, length, -1, module.head_dim)
+        queries = module.q_proj(hidden).view(shape).transpose(1, 2)
+        keys = module.k_proj(hidden).view(shape).transpose(1, 2)
+        rotate = sys.modules[type(module).__module__].apply_rotary_pos_emb  # the layer's own rotary code
+        self.queries, keys = rotate(queries, keys, *kwargs["position_embeddings"])
+        cache = kwargs.get("cache", kwargs.get("past_key_values"))
+        self.keys = cache.layers[module.layer_idx].keys if cache is not None else keys
+
+    def probabilities(self, attention_mask: torch.Tensor) -> torch.Tensor:
+        """(B, H, Q, S) attention weights of the last Q positions over all S keys.
+
+        Args:
+            attention_mask: (B, S) 1 on real tokens, 0 on padding (the batch's mask).
+        """
+        if self.queries is None or self.keys is None:
+            raise RuntimeError("no forward pass through the grounded layer was recorded")
+        queries, keys = self.queries, self.keys
+        keys = keys.repeat_interleave(queries.shape[1] // keys.shape[1], dim=1)  # grouped-query heads
+        scores = torch.matmul(queries.float(), keys.float().transpose(-1, -2)) * self.attention.scaling
+        n_queries, n_keys = scores.shape[-2:]
+        causal = torch.ones(n_queries, n_keys, dtype=torch.bool, device=scores.device).tril(n_keys - n_queries)
+        allowed = causal[None, None] & attention_mask[:, None, None, :].bool().to(scores.device)
+        return torch.softmax(scores.masked_fill(~allowed, float("-inf")), dim=-1)
 
     def __enter__(self) -> AttentionCapture:
-        self.weights = None
-        self._handle = self.attention.register_forward_hook(self._keep)
+        self.queries = self.keys = None
+        self._handle = self.attention.register_forward_hook(self._keep, with_kwargs=True)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -86,7 +86,11 @@ class M2SFTTrainer(FaultChecksMixin, AtomicCheckpointMixin, SFTTrainer):
             self._metrics["train" if self.model.training else "eval"]["vision_code_loss"].append(vision_loss.item())
         if self.m2_grounding is not None and look_at is not None and plan is not None:
             ground = grounding_loss(
-                self.m2_grounding.weights, plan, inputs["input_ids"], core.config.image_token_id, look_at
+                self.m2_grounding.probabilities(inputs["attention_mask"]),
+                plan,
+                inputs["input_ids"],
+                core.config.image_token_id,
+                look_at,
             )
             if ground is not None:
                 loss = loss + self.m2_grounding_weight * ground
