@@ -55,6 +55,8 @@ def test_object_cells_are_the_cells_the_instance_map_shows(labelled):
             continue
         assert cells[int(pixels.argmax()), j]  # its fullest cell, however small it is
         assert not cells[pixels == 0, j].any()  # never a cell without a pixel of it
+    empty = object_cells({**scene, "objects": []}, labelled, (84, 112), 28, scene["targets"])
+    assert empty.shape == (12, len(scene["targets"])) and not empty.any()
 
 
 def test_group_cells_and_phrases_follow_the_question(labelled):

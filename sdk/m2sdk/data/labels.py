@@ -163,9 +163,7 @@ def cell_targets(
     if not scene.get("labels"):
         raise InputError("the record has no dense labels (scene['labels']); make the data with --labels")
     height, width = image_hw
-    if height % cell_px or width % cell_px:
-        raise InputError(f"image size {image_hw} is not a multiple of the {cell_px}-pixel cell")
-    rows, cols = height // cell_px, width // cell_px
+    rows, cols = _grid(image_hw, cell_px)
     labels = read_labels(root, scene["labels"])
     n = rows * cols
     out = CellTargets(
@@ -225,7 +223,16 @@ def _object_targets(out: CellTargets, ids: np.ndarray, scene: dict, rows: int, c
 def _object_pixels(ids: np.ndarray, n_objects: int, rows: int, cols: int, cell_px: int) -> np.ndarray:
     """(rows*cols, n_objects): how many pixels of each object each cell holds."""
     cells = _cells(ids.astype(np.int64) + 1, rows, cols, cell_px)  # 0 = room
-    return np.stack([(cells == k + 1).sum(axis=1) for k in range(n_objects)], axis=1).reshape(rows * cols, n_objects)
+    counts = [(cells == k + 1).sum(axis=1) for k in range(n_objects)]
+    return np.stack(counts, axis=1) if counts else np.zeros((rows * cols, 0), np.int64)
+
+
+def _grid(image_hw: tuple[int, int], cell_px: int) -> tuple[int, int]:
+    """(rows, cols) of cells of an image, which must be a whole number of cells."""
+    height, width = image_hw
+    if height % cell_px or width % cell_px:
+        raise InputError(f"image size {image_hw} is not a multiple of the {cell_px}-pixel cell")
+    return height // cell_px, width // cell_px
 
 
 def object_cells(
@@ -251,12 +258,9 @@ def object_cells(
     labels = read_labels(root, scene.get("labels") or {})
     if labels.instances is None:
         raise InputError("the record has no instance labels (scene['labels']); make the data with --labels")
-    height, width = image_hw
-    if height % cell_px or width % cell_px:
-        raise InputError(f"image size {image_hw} is not a multiple of the {cell_px}-pixel cell")
-    rows, cols = height // cell_px, width // cell_px
+    rows, cols = _grid(image_hw, cell_px)
     objects = [o.get("name") for o in scene.get("objects", [])]
-    ids = cv2.resize(labels.instances, (width, height), interpolation=cv2.INTER_NEAREST)
+    ids = cv2.resize(labels.instances, image_hw[::-1], interpolation=cv2.INTER_NEAREST)
     counts = _object_pixels(ids, len(objects), rows, cols, cell_px)  # (n, k)
     out = np.zeros((rows * cols, len(names)), bool)
     for j, name in enumerate(names):
