@@ -10,6 +10,10 @@ weight (its dataset's ``weight`` × the record's own), so the loss is
 which is TRL's token-mean NLL when every weight is 1. TRL's fused LM head computes the log-probabilities
 without materialising the (B, S, vocab) logits.
 
+Two optional auxiliary terms use dense labels (``m2 data synth --labels``): the vision-code loss on the
+vision tokens (``vision_code``, :mod:`m2train.vision_code`) and attention grounding of one decoder layer
+(``grounding``, :mod:`m2train.grounding`), each added with its weight.
+
 Example:
     >>> from m2train.config import load_config
     >>> final_checkpoint = run_sft(load_config("train/configs/sft_tiny.yaml", "sft"))
