@@ -14,6 +14,12 @@ Only digits are chosen this way, and only where greedy decoding would also write
 ``\\boxed{``; every other token (the decimal point, the unit, the closing brace, all reasoning text) is
 greedy, so answers keep their format.
 
+Limit: digit order is value order only among numbers with the same count of integer digits. When the
+model hesitates between magnitudes (9 or 12 cm), the first digit is walked as if "1" < "9" held for the
+values, so the answer can land in the wrong decade; ``numbers="greedy"`` avoids that. m2-mini's answers
+(metres, counts of at most five) stay between 0.1 and 9.9. On its held-out set, walking only the digits after the
+point recovered half of the gain (camera distance 68.4 greedy, 70.2 fraction only, 72.1 full median).
+
 Example:
     >>> chooser = MedianNumbers(tokenizer)
     >>> token = chooser.choose(logits, generated_ids)   # instead of int(np.argmax(logits))
