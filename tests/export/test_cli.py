@@ -30,7 +30,7 @@ def test_cli_export_then_query_with_onnxruntime(tmp_path, capsys):
     image = tmp_path / "frame.png"
     cv2.imwrite(str(image), make_frame(112, 168)[:, :, ::-1])
     code = main(["query", "--model", str(out), "--backend", "onnxruntime", str(image), "How far is the chair?",
-                 "--fast", "--max-new-tokens", "6"])  # fmt: skip
+                 "--fast", "--max-new-tokens", "6", "--numbers", "greedy"])  # fmt: skip
     assert code == 0
     assert "backend : onnxruntime" in capsys.readouterr().out
 

@@ -23,7 +23,11 @@ def register(subparsers, name: str, help_text: str, formatter_class) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--fast", action="store_true", help="answer only, no chain of thought")
     p.add_argument("--max-new-tokens", type=int, default=None, help="token budget of the answer")
-    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
+    p.add_argument("--temperature", type=float, default=0.0, help="0 = deterministic, > 0 samples")
+    p.add_argument(
+        "--numbers", default="median", choices=["median", "greedy"],
+        help="digits of a numeric answer (temperature 0): the median of the model's distribution, or the likeliest",
+    )  # fmt: skip
     p.add_argument("--options", nargs="*", default=None, help="option texts of a multiple-choice question")
     p.add_argument("--json", action="store_true", help="print the Answer as JSON")
     p.set_defaults(func=run)
@@ -38,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     model = m2sdk.load(args.model, backend=args.backend, device=args.device)
     answer = model.query(
         images if len(images) > 1 else images[0], question, reasoning=not args.fast,
-        max_new_tokens=args.max_new_tokens, temperature=args.temperature, options=args.options,
+        max_new_tokens=args.max_new_tokens, temperature=args.temperature, numbers=args.numbers, options=args.options,
     )  # fmt: skip
     if args.json:
         print(json.dumps(answer.to_dict(), indent=2))

@@ -105,7 +105,8 @@ def test_model_predictor_runs_the_tiny_model_end_to_end(dataset):
 def test_cli_prints_the_table_and_writes_reports(dataset, tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "m2sdk.cli.main", "eval", "--model", "m2-tiny", "--data", str(dataset),
-         "--limit", "2", "--fast", "--max-new-tokens", "4", "--baselines", str(dataset), "--out", str(tmp_path)],
+         "--limit", "2", "--fast", "--max-new-tokens", "4", "--numbers", "greedy", "--baselines", str(dataset),
+         "--out", str(tmp_path)],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
