@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from m2sdk.runtime.numbers import NUMBER_MODES
+
 
 def register(subparsers, name: str, help_text: str, formatter_class) -> None:
     p = subparsers.add_parser(
@@ -30,7 +32,7 @@ def register(subparsers, name: str, help_text: str, formatter_class) -> None:
     p.add_argument("--fast", action="store_true", help="answer-only mode (no chain of thought)")
     p.add_argument("--max-new-tokens", type=int, default=None)
     p.add_argument(
-        "--numbers", default="median", choices=["median", "greedy"],
+        "--numbers", default="median", choices=NUMBER_MODES,
         help="digits of numeric answers: the median of the model's distribution, or the most likely ones",
     )  # fmt: skip
     p.add_argument("--baselines", type=Path, default=None, help="training dataset for the constant/random baselines")

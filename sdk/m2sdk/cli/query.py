@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from m2sdk.runtime.numbers import NUMBER_MODES
+
 
 def register(subparsers, name: str, help_text: str, formatter_class) -> None:
     p = subparsers.add_parser(
@@ -25,7 +27,7 @@ def register(subparsers, name: str, help_text: str, formatter_class) -> None:
     p.add_argument("--max-new-tokens", type=int, default=None, help="token budget of the answer")
     p.add_argument("--temperature", type=float, default=0.0, help="0 = deterministic, > 0 samples")
     p.add_argument(
-        "--numbers", default="median", choices=["median", "greedy"],
+        "--numbers", default="median", choices=NUMBER_MODES,
         help="digits of a numeric answer (temperature 0): the median of the model's distribution, or the likeliest",
     )  # fmt: skip
     p.add_argument("--options", nargs="*", default=None, help="option texts of a multiple-choice question")

@@ -17,9 +17,7 @@ from m2sdk.errors import PromptTooLongError
 from m2sdk.processor import ModelInputs
 from m2sdk.rope import decode_positions, get_rope_index
 from m2sdk.runtime.backends.base import Backend
-from m2sdk.runtime.numbers import MedianNumbers
-
-NUMBER_MODES = ("greedy", "median")
+from m2sdk.runtime.numbers import NUMBER_MODES, MedianNumbers
 
 
 @dataclass

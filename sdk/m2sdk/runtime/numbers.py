@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 BOX_OPEN = "\\boxed{"
+NUMBER_MODES = ("greedy", "median")  # how digits of numeric answers are chosen at temperature 0
 
 
 class MedianNumbers:
@@ -44,6 +45,7 @@ class MedianNumbers:
         self.digits = np.array([i[0] for i in ids]) if self.enabled else np.zeros(0, np.int64)
         self.point = tokenizer.encode_text(".")
         self.quantile: float | None = None
+        self._opens: dict[int, bool] = {}  # token id -> its text ends with "{" (decoded once per id)
 
     def choose(self, logits: np.ndarray, ids: list[int]) -> int:
         """The next token after ``ids`` (the tokens generated so far) given its ``logits``."""
@@ -69,4 +71,11 @@ class MedianNumbers:
         while end > 0 and (ids[end - 1] in self.digits or [ids[end - 1]] == self.point):
             points += [ids[end - 1]] == self.point
             end -= 1
-        return points <= 1 and end > 0 and self.tokenizer.decode(ids[max(0, end - 4) : end]).endswith(BOX_OPEN)
+        if points > 1 or end == 0 or not self._ends_with_brace(ids[end - 1]):
+            return False  # the common case, per generated token: no decode of the tail
+        return self.tokenizer.decode(ids[max(0, end - 4) : end]).endswith(BOX_OPEN)
+
+    def _ends_with_brace(self, token: int) -> bool:
+        if token not in self._opens:
+            self._opens[token] = self.tokenizer.decode([token]).endswith("{")
+        return self._opens[token]
