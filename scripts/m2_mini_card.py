@@ -3,7 +3,9 @@
 Copies the RL checkpoint to ``sdk/m2sdk/assets/m2-mini`` and writes, next to it:
 
 * ``QUALITY.md`` / ``quality.json``: the held-out tables ``m2 eval`` measured (RL and SFT-only model
-  beside the constant and random baselines; the fp32/fp16/int8/int4 ONNX bundles on ONNX Runtime) and,
+  beside the constant and random baselines; the fp32/fp16/int8/int4 ONNX bundles on ONNX Runtime), the
+  paired differences that decide issue #9's targets (model − baseline per task, RL − SFT on the numeric
+  tasks, with 95 % intervals over the same questions, :mod:`m2sdk.eval.compare`) and,
   per task, the shipped model's answer loss with the real frames vs other rooms' frames vs blank frames
   (:mod:`m2train.image_use`: how much each task's answers depend on the pixels);
 * ``provenance.json``: how it was made (commands, configs, data cards, SHA-256 of the weights), which
@@ -22,6 +24,7 @@ import platform
 import shutil
 from pathlib import Path
 
+from m2sdk.eval.compare import mean_of_tasks_difference, task_differences
 from m2train.image_use import image_gap
 
 TASKS = ("camera_distance", "relative_distance", "relative_direction", "object_count", "object_size")
@@ -29,6 +32,8 @@ METRIC = {"camera_distance": "MRA", "object_size": "MRA", "object_count": "MRA",
           "relative_distance": "accuracy", "relative_direction": "accuracy"}  # fmt: skip
 CHECKPOINT_FILES = ("config.json", "generation_config.json", "model.safetensors", "preprocessor_config.json",
                     "tokenizer.json", "tokenizer_config.json")  # fmt: skip
+NUMERIC = ("camera_distance", "object_count", "object_size")
+DISTANCE_MARGIN = 0.15  # the target: camera-distance MRA at least this far above the constant answer
 BUNDLES = ("fp32", "fp16", "int8", "int4")
 CONFIGS = (
     "train/configs/m2_mini_vision.yaml", "train/configs/m2_mini_sft_read.yaml", "train/configs/m2_mini_sft.yaml",
@@ -73,6 +78,60 @@ def table(columns: dict[str, dict[str, float]], n: dict[str, int]) -> list[str]:
     return lines
 
 
+def samples(eval_dir: Path) -> dict[str, list[dict]]:
+    """{predictor name: per-sample rows} from one ``m2 eval --out`` folder."""
+    return {r["name"]: r["samples"] for r in json.loads((eval_dir / "eval.json").read_text())}
+
+
+def targets(rl_dir: Path, sft_dir: Path) -> dict:
+    """The paired comparisons behind the targets: every task clearly above both baselines (95 % interval
+    of model − baseline above 0; camera distance also at least 15 MRA above the constant) and RL clearly
+    above SFT alone on the mean of the numeric tasks."""
+    rl_rows, sft_rows = samples(rl_dir), samples(sft_dir)
+    model, constant, random = (rl_rows[name] for name in list(rl_rows)[:3])
+    sft = next(iter(sft_rows.values()))
+    vs_constant, vs_random = task_differences(model, constant, TASKS), task_differences(model, random, TASKS)
+    met = {
+        task: vs_constant[task].clearly_positive
+        and vs_random[task].clearly_positive
+        and (task != "camera_distance" or vs_constant[task].mean >= DISTANCE_MARGIN)
+        for task in TASKS
+    }
+    rl_gain = mean_of_tasks_difference(model, sft, NUMERIC)
+    return {
+        "vs_constant": {t: d.to_dict() for t, d in vs_constant.items()},
+        "vs_random": {t: d.to_dict() for t, d in vs_random.items()},
+        "rl_vs_sft": {t: d.to_dict() for t, d in task_differences(model, sft, NUMERIC).items()},
+        "rl_vs_sft_numeric_mean": rl_gain.to_dict(),
+        "met": met | {"rl_improves_numeric": rl_gain.clearly_positive},
+    }
+
+
+def points(d: dict) -> str:
+    """A difference in MRA/accuracy points with its 95 % interval: "+7.4 (+5.1 to +9.7)"."""
+    mean, low, high = (round(100 * d[k], 1) + 0.0 for k in ("mean", "low", "high"))  # + 0.0: no "-0.0"
+    return f"{mean:+.1f} ({low:+.1f} to {high:+.1f})"
+
+
+def targets_table(result: dict) -> list[str]:
+    met = result["met"]
+    lines = ["| task | metric | model − constant | model − random | target | met |", "|---|---|---:|---:|---|---|"]
+    for task in TASKS:
+        goal = "above both; ≥ +15 over the constant" if task == "camera_distance" else "above both"
+        lines.append(
+            f"| {task} | {METRIC[task]} | {points(result['vs_constant'][task])} | "
+            f"{points(result['vs_random'][task])} | {goal} | {'yes' if met[task] else 'no'} |"
+        )
+    lines += ["", "| RL − SFT | camera_distance | object_count | object_size | mean (target: above 0) | met |",
+              "|---|---:|---:|---:|---:|---|"]  # fmt: skip
+    cells = [points(result["rl_vs_sft"][task]) for task in NUMERIC]
+    lines.append(
+        f"| MRA | {' | '.join(cells)} | {points(result['rl_vs_sft_numeric_mean'])} | "
+        f"{'yes' if met['rl_improves_numeric'] else 'no'} |"
+    )
+    return lines
+
+
 def task_counts(eval_dir: Path) -> dict[str, int]:
     result = json.loads((eval_dir / "eval.json").read_text())[0]["report"]["per_task"]
     return {task: result[task]["count"] for task in TASKS if task in result}
@@ -91,6 +150,7 @@ def main() -> None:
     bundles = {p: model_row(work / f"eval/{p}") for p in BUNDLES if (work / f"eval/{p}/eval.json").is_file()}
     sizes = {p: sum(f.stat().st_size for f in (work / "bundles" / p).rglob("*.onnx*")) for p in bundles}
     n = task_counts(work / "eval/rl")
+    comparisons = targets(work / "eval/rl", work / "eval/sft")
     image_use = {task: image_gap(str(work / "rl/final"), str(work / "data/heldout"), 100, [task]) for task in TASKS}
 
     if asset.exists():
@@ -111,6 +171,15 @@ def main() -> None:
         "`bash scripts/train_m2_mini.sh`.",
         "",
         *table(quality, n),
+        "",
+        "## Targets: is it clearly better? (paired, same questions)",
+        "",
+        "Per task, the mean difference between two predictors' scores on the same questions, in points, with its",
+        "95 % interval (`m2sdk.eval.compare`). The targets are issue #9's: every task clearly above both baselines",
+        "(the whole interval above 0), camera distance at least 15 MRA points above the constant answer, and RL",
+        "clearly improving the numeric tasks' mean MRA over SFT alone.",
+        "",
+        *targets_table(comparisons),
         "",
         "## Cost of quantization (ONNX Runtime, same held-out set)",
         "",
@@ -135,7 +204,8 @@ def main() -> None:
     ]
     (asset / "QUALITY.md").write_text("\n".join(md))
     (asset / "quality.json").write_text(json.dumps(
-        {"heldout": quality, "bundles": bundles, "bundle_onnx_bytes": sizes, "n": n, "image_use": image_use},
+        {"heldout": quality, "bundles": bundles, "bundle_onnx_bytes": sizes, "n": n, "image_use": image_use,
+         "targets": comparisons},
         indent=2, sort_keys=True
     ) + "\n")  # fmt: skip
     provenance = {

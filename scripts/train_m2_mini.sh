@@ -5,7 +5,7 @@
 #
 #   bash scripts/train_m2_mini.sh   # data -> m2 train vision -> sft (reading) -> sft -> rl -> m2 eval -> 4 bundles
 #
-# 1. m2 data synth --labels: 24k training questions (seed 0) and 500 held-out ones (seed 90001) about
+# 1. m2 data synth --labels: 24k training questions (seed 0) and 2000 held-out ones (seed 90001, 400 per task) about
 #    simple rooms (3-5 objects, one colour each, every length in metres) at 224x168, the frame size m2-mini
 #    sees, with dense instance/depth labels beside each training frame.
 # 2. m2 train vision (train/configs/m2_mini_vision.yaml: the vision tower learns the vision code from the
@@ -34,7 +34,7 @@ step() { echo; echo "== $(date +%T) $*"; }
 step "1/4 data"
 rm -rf "$WORK/data"
 m2 data synth --out "$WORK/data/train" --n 24000 --seed 0 "${ROOMS[@]}" --labels
-m2 data synth --out "$WORK/data/heldout" --n 500 --seed 90001 "${ROOMS[@]}"
+m2 data synth --out "$WORK/data/heldout" --n 2000 --seed 90001 "${ROOMS[@]}"
 
 step "2/4 training: vision code, SFT, then RL (EDNM)"
 m2 train vision train/configs/m2_mini_vision.yaml --output-dir "$WORK/vision" --resume never

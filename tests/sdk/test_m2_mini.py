@@ -80,9 +80,28 @@ def test_published_quality_tables_are_complete_and_in_the_readme():
     assert set(quality["image_use"]) == set(TASKS)  # answer loss with real / other / blank frames per task
     assert all(set(g) == {"real", "shuffled", "blank", "gap"} for g in quality["image_use"].values())
     lines = (folder / "QUALITY.md").read_text().splitlines()
-    table = [line for line in lines if line.startswith("| camera_distance | MRA")]  # model and bundle tables
+    table = [line for line in lines if line.startswith("| camera_distance | MRA")]  # model, targets, bundles
+    table += [line for line in lines if line.startswith("| MRA | ")]  # RL - SFT
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    assert len(table) == 2 and all(line in readme for line in table)
+    assert len(table) == 4 and all(line in readme for line in table)
+
+
+def test_target_verdicts_follow_from_the_paired_differences():
+    """quality.json's targets: each verdict is the stated rule applied to the stored intervals, and a paired
+    mean difference over the same questions equals the difference of the published means."""
+    quality = json.loads((bundled_checkpoint("m2-mini") / "quality.json").read_text())
+    targets, heldout = quality["targets"], quality["heldout"]
+    model = heldout["m2-mini (SFT + RL)"]
+    for task in TASKS:
+        constant, random = targets["vs_constant"][task], targets["vs_random"][task]
+        assert constant["low"] <= constant["mean"] <= constant["high"] and constant["n"] == quality["n"][task]
+        assert constant["mean"] == pytest.approx(model[task] - heldout["constant baseline"][task], abs=1e-9)
+        assert random["mean"] == pytest.approx(model[task] - heldout["random baseline"][task], abs=1e-9)
+        rule = constant["low"] > 0 and random["low"] > 0 and (task != "camera_distance" or constant["mean"] >= 0.15)
+        assert targets["met"][task] == rule, task
+    for task, gain in targets["rl_vs_sft"].items():
+        assert gain["mean"] == pytest.approx(model[task] - heldout["m2-mini (SFT only)"][task], abs=1e-9)
+    assert targets["met"]["rl_improves_numeric"] == (targets["rl_vs_sft_numeric_mean"]["low"] > 0)
 
 
 def test_shipped_checkpoint_is_the_trained_init_architecture():

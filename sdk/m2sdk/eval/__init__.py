@@ -8,6 +8,13 @@ Example:
 
 from __future__ import annotations
 
+from m2sdk.eval.compare import (
+    Difference,
+    mean_of_tasks_difference,
+    paired_difference,
+    scores_by_task,
+    task_differences,
+)
 from m2sdk.eval.metrics import (
     BOUNDARY_TOLERANCE,
     VSI_THRESHOLDS,
@@ -42,6 +49,7 @@ __all__ = [
     "DEFAULT_EDNM_DECAY",
     "VSI_THRESHOLDS",
     "CVBenchOverall",
+    "Difference",
     "NumericReading",
     "Report",
     "SampleScore",
@@ -54,11 +62,15 @@ __all__ = [
     "ednm_reward",
     "exact_match",
     "format_reward",
+    "mean_of_tasks_difference",
     "mean_relative_accuracy",
     "numeric_reward",
+    "paired_difference",
     "read_numeric",
     "relative_error",
     "score_sample",
+    "scores_by_task",
+    "task_differences",
     "vsi_numeric_prediction",
     "vsi_overall",
     "weighted_accuracy",
