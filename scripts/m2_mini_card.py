@@ -23,8 +23,9 @@ import json
 import platform
 import shutil
 from pathlib import Path
+from typing import Any
 
-from m2sdk.eval.compare import mean_of_tasks_difference, task_differences
+from m2sdk.eval.compare import Difference, mean_of_tasks_difference, task_differences
 from m2train.image_use import image_gap
 
 TASKS = ("camera_distance", "relative_distance", "relative_direction", "object_count", "object_size")
@@ -83,10 +84,10 @@ def samples(eval_dir: Path) -> dict[str, list[dict]]:
     return {r["name"]: r["samples"] for r in json.loads((eval_dir / "eval.json").read_text())}
 
 
-def targets(rl_dir: Path, sft_dir: Path) -> dict:
+def targets(rl_dir: Path, sft_dir: Path) -> dict[str, Any]:
     """The paired comparisons behind the targets: every task clearly above both baselines (95 % interval
     of model − baseline above 0; camera distance also at least 15 MRA above the constant) and RL clearly
-    above SFT alone on the mean of the numeric tasks."""
+    above SFT alone on the mean of the numeric tasks. Values are :class:`Difference` objects."""
     rl_rows, sft_rows = samples(rl_dir), samples(sft_dir)
     model, constant, random = (rl_rows[name] for name in list(rl_rows)[:3])
     sft = next(iter(sft_rows.values()))
@@ -99,34 +100,37 @@ def targets(rl_dir: Path, sft_dir: Path) -> dict:
     }
     rl_gain = mean_of_tasks_difference(model, sft, NUMERIC)
     return {
-        "vs_constant": {t: d.to_dict() for t, d in vs_constant.items()},
-        "vs_random": {t: d.to_dict() for t, d in vs_random.items()},
-        "rl_vs_sft": {t: d.to_dict() for t, d in task_differences(model, sft, NUMERIC).items()},
-        "rl_vs_sft_numeric_mean": rl_gain.to_dict(),
+        "vs_constant": vs_constant,
+        "vs_random": vs_random,
+        "rl_vs_sft": task_differences(model, sft, NUMERIC),
+        "rl_vs_sft_numeric_mean": rl_gain,
         "met": met | {"rl_improves_numeric": rl_gain.clearly_positive},
     }
 
 
-def points(d: dict) -> str:
-    """A difference in MRA/accuracy points with its 95 % interval: "+7.4 (+5.1 to +9.7)"."""
-    mean, low, high = (round(100 * d[k], 1) + 0.0 for k in ("mean", "low", "high"))  # + 0.0: no "-0.0"
-    return f"{mean:+.1f} ({low:+.1f} to {high:+.1f})"
+def targets_json(result: dict[str, Any]) -> dict[str, Any]:
+    def plain(value: Any) -> Any:
+        if isinstance(value, Difference):
+            return value.to_dict()
+        return {k: plain(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+    return plain(result)
 
 
-def targets_table(result: dict) -> list[str]:
+def targets_table(result: dict[str, Any]) -> list[str]:
     met = result["met"]
     lines = ["| task | metric | model − constant | model − random | target | met |", "|---|---|---:|---:|---|---|"]
     for task in TASKS:
         goal = "above both; ≥ +15 over the constant" if task == "camera_distance" else "above both"
         lines.append(
-            f"| {task} | {METRIC[task]} | {points(result['vs_constant'][task])} | "
-            f"{points(result['vs_random'][task])} | {goal} | {'yes' if met[task] else 'no'} |"
+            f"| {task} | {METRIC[task]} | {result['vs_constant'][task].points()} | "
+            f"{result['vs_random'][task].points()} | {goal} | {'yes' if met[task] else 'no'} |"
         )
     lines += ["", "| RL − SFT | camera_distance | object_count | object_size | mean (target: above 0) | met |",
               "|---|---:|---:|---:|---:|---|"]  # fmt: skip
-    cells = [points(result["rl_vs_sft"][task]) for task in NUMERIC]
+    cells = [result["rl_vs_sft"][task].points() for task in NUMERIC]
     lines.append(
-        f"| MRA | {' | '.join(cells)} | {points(result['rl_vs_sft_numeric_mean'])} | "
+        f"| MRA | {' | '.join(cells)} | {result['rl_vs_sft_numeric_mean'].points()} | "
         f"{'yes' if met['rl_improves_numeric'] else 'no'} |"
     )
     return lines
@@ -205,7 +209,7 @@ def main() -> None:
     (asset / "QUALITY.md").write_text("\n".join(md))
     (asset / "quality.json").write_text(json.dumps(
         {"heldout": quality, "bundles": bundles, "bundle_onnx_bytes": sizes, "n": n, "image_use": image_use,
-         "targets": comparisons},
+         "targets": targets_json(comparisons)},
         indent=2, sort_keys=True
     ) + "\n")  # fmt: skip
     provenance = {

@@ -43,6 +43,11 @@ class Difference:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self) | {"clearly_positive": self.clearly_positive}
 
+    def points(self) -> str:
+        """In points (×100) with the interval: ``"+7.4 (+5.1 to +9.7)"``."""
+        mean, low, high = (round(100 * x, 1) + 0.0 for x in (self.mean, self.low, self.high))  # + 0.0: no "-0.0"
+        return f"{mean:+.1f} ({low:+.1f} to {high:+.1f})"
+
 
 def paired_difference(a: Mapping[str, float], b: Mapping[str, float]) -> Difference:
     """The paired difference ``a − b`` over the question ids both score.

@@ -113,7 +113,31 @@ def test_cli_prints_the_table_and_writes_reports(dataset, tmp_path):
     assert "constant baseline" in out.stdout and "overall" in out.stdout
     report = json.loads((tmp_path / "eval.json").read_text())
     assert [r["name"] for r in report] == ["model (torch)", "constant baseline", "random baseline"]
-    assert "| task | n |" in (tmp_path / "eval.md").read_text()
+    markdown = (tmp_path / "eval.md").read_text()
+    assert "| task | n |" in markdown and "paired differences" in out.stdout
+    assert "| task | model (torch) − constant baseline | model (torch) − random baseline |" in markdown
+
+
+def test_paired_difference_table_by_hand():
+    from m2sdk.eval.metrics import SampleScore, aggregate
+    from m2sdk.eval.report import markdown_differences
+    from m2sdk.eval.runner import EvalResult
+
+    def result(name, scores):
+        rows = [{"id": f"{task}{i}", "task": task, "score": s} for task, ss in scores.items() for i, s in enumerate(ss)]
+        return EvalResult(name, aggregate([SampleScore(r["task"], r["score"]) for r in rows]), samples=rows)
+
+    model = result("model", {"depth": [0.9, 0.6, 0.3], "count": [1.0]})
+    constant = result("constant", {"depth": [0.5, 0.5, 0.5], "count": [0.0]})
+    lines = markdown_differences([model, constant]).splitlines()
+    assert lines[0] == "| task | model − constant |"
+    assert lines[2] == "| count | - |"  # one question: no interval
+    assert lines[3] == "| depth | +10.0 (-23.9 to +43.9) |"  # differences 0.4, 0.1, -0.2: se sqrt(0.09 / 3)
+    assert lines[4] == "| mean of tasks | - |"  # a task without an interval has none either
+    two = result("model", {"depth": [0.9, 0.6, 0.3], "count": [1.0, 0.5]})
+    constant = result("constant", {"depth": [0.5, 0.5, 0.5], "count": [0.0, 0.5]})
+    assert markdown_differences([two, constant]).splitlines()[4].startswith("| mean of tasks | +30.0 (")
+    assert markdown_differences([model]) == ""
 
 
 def test_load_records_reports_line_numbers(tmp_path):
