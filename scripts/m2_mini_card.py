@@ -89,7 +89,8 @@ def targets(rl_dir: Path, sft_dir: Path) -> dict[str, Any]:
     of model − baseline above 0; camera distance also at least 15 MRA above the constant) and RL clearly
     above SFT alone on the mean of the numeric tasks. Values are :class:`Difference` objects."""
     rl_rows, sft_rows = samples(rl_dir), samples(sft_dir)
-    model, constant, random = (rl_rows[name] for name in list(rl_rows)[:3])
+    model = next(iter(rl_rows.values()))  # m2 eval writes the model first, then the baselines by name
+    constant, random = rl_rows["constant baseline"], rl_rows["random baseline"]
     sft = next(iter(sft_rows.values()))
     vs_constant, vs_random = task_differences(model, constant, TASKS), task_differences(model, random, TASKS)
     met = {
