@@ -35,6 +35,11 @@ class Difference:
     high: float
     n: int
 
+    @classmethod
+    def of(cls, mean: float, stderr: float, n: int) -> Difference:
+        """The difference with its normal-approximation 95 % interval."""
+        return cls(mean, stderr, mean - Z95 * stderr, mean + Z95 * stderr, n)
+
     @property
     def clearly_positive(self) -> bool:
         """The whole 95 % interval is above zero."""
@@ -63,7 +68,7 @@ def paired_difference(a: Mapping[str, float], b: Mapping[str, float]) -> Differe
     mean = math.fsum(diffs) / n
     variance = math.fsum((d - mean) ** 2 for d in diffs) / (n - 1)
     stderr = math.sqrt(variance / n)
-    return Difference(mean, stderr, mean - Z95 * stderr, mean + Z95 * stderr, n)
+    return Difference.of(mean, stderr, n)
 
 
 def scores_by_task(samples: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
@@ -98,4 +103,4 @@ def mean_of_tasks_difference(
     mean = math.fsum(d.mean for d in per_task.values()) / k
     stderr = math.sqrt(math.fsum(d.stderr**2 for d in per_task.values())) / k
     n = sum(d.n for d in per_task.values())
-    return Difference(mean, stderr, mean - Z95 * stderr, mean + Z95 * stderr, n)
+    return Difference.of(mean, stderr, n)
