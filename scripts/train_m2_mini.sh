@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Train m2-mini, the embedded model, from seeded random weights with m2sdk's own pipeline, measure it,
-# and put it into the package (about 1 h 40 min on 2 CPU cores, no network; the result ships, so users never
+# and put it into the package (about 2 h on 2 CPU cores, no network; the result ships, so users never
 # need to run it):
 #
 #   bash scripts/train_m2_mini.sh   # data -> m2 train vision -> sft (reading) -> sft -> rl -> m2 eval -> 4 bundles
