@@ -14,7 +14,17 @@ from m2sdk.data.labels import object_cells, read_labels
 from m2sdk.data.synth import SynthConfig, synthesize
 from m2sdk.errors import InputError
 from m2train.config import GroundingConfig, ModelConfig, load_config
-from m2train.grounding import MAX_GROUPS, grounding_loss, group_cells, look_plan, mention_phrases, target_groups
+from m2train.grounding import (
+    MAX_GROUPS,
+    SINK,
+    SPREAD,
+    grounding_loss,
+    group_cells,
+    look_plan,
+    mention_phrases,
+    ordered_targets,
+    target_groups,
+)
 from m2train.sft import build_sft_trainer
 from tests.train.conftest import sft_config
 
@@ -59,6 +69,27 @@ def test_object_cells_are_the_cells_the_instance_map_shows(labelled):
     assert empty.shape == (12, len(scene["targets"])) and not empty.any()
 
 
+def test_one_cell_per_object_is_the_centre_cell_the_vision_code_marks(labelled):
+    from m2sdk.data.labels import cell_targets
+
+    records, _ = load_records(labelled / "samples.jsonl")
+    centres_seen = 0
+    for record in records[:12]:
+        scene = record.scene
+        names = [o["name"] for o in scene["objects"]]
+        every = object_cells(scene, labelled, (84, 112), 28, names)
+        one = object_cells(scene, labelled, (84, 112), 28, names, one_per_object=True)
+        visible = every.any(axis=0)
+        np.testing.assert_array_equal(one.sum(axis=0), visible.astype(int))  # one cell per object in view
+        assert not (one & ~every).any()  # and a cell that shows it
+        colours = sorted({o["colour"] for o in scene["objects"]})
+        categories = sorted({o["category"] for o in scene["objects"]})
+        marked = cell_targets(scene, labelled, (84, 112), 28, colours=colours, categories=categories).is_centre
+        assert not (marked & ~one.any(axis=1)).any()  # every marked centre is some object's one cell
+        centres_seen += int(marked.sum())
+    assert centres_seen > 0
+
+
 def test_group_cells_and_phrases_follow_the_question(labelled):
     records, _ = load_records(labelled / "samples.jsonl")
     count = next(r for r in records if r.task == "object_count")
@@ -90,6 +121,51 @@ def test_look_plan_at_answer_positions_and_at_mentions():
     np.testing.assert_array_equal(later, [[-1, -1, -1, 1, 0, 0, -1, -1, -1]])  # words before the image: free
 
 
+def test_look_plan_marks_spread_looks():
+    ids = np.array([1, 7, 8, 9, 7, 8])
+    plan = look_plan(ids, np.full(6, -100), groups=1, heads=2, at="mentions", phrase_ids=[[[7, 8]]], spread=True)
+    np.testing.assert_array_equal(plan, [[-1, SPREAD, SPREAD, -1, SPREAD, SPREAD]] * 2)
+
+
+def test_spread_loss_is_least_when_attention_is_even_over_the_cells_and_the_sink():
+    input_ids = torch.tensor([[1, IMAGE, IMAGE, IMAGE, 9, 10]])
+    targets = torch.zeros(3, 2 * MAX_GROUPS)
+    targets[[0, 2], SPREAD] = 1.0  # group 0 counts two objects, one cell each: image tokens 1 and 3
+    plan = torch.full((1, 1, 6), -1)
+    plan[0, 0, 5] = SPREAD  # the last position (a mention) spreads its look over group 0
+
+    def loss(at_keys: dict[int, float]) -> float:
+        weights = torch.zeros(1, 1, 6, 6)
+        for key, share in at_keys.items():
+            weights[0, 0, 5, key] = share
+        return grounding_loss(weights, plan, input_ids, IMAGE, targets).item()
+
+    even = loss({SINK: 1 / 3, 1: 1 / 3, 3: 1 / 3})
+    assert even == pytest.approx(-math.log(1 / 3 + 1e-6), rel=1e-5)
+    assert loss({1: 0.5, 3: 0.5}) > even + 1  # all on the objects: the sink says nothing
+    assert loss({SINK: 0.2, 1: 0.6, 3: 0.2}) > even  # uneven between the objects
+    assert loss({SINK: 0.25, 1: 0.25, 3: 0.25, 2: 0.25}) > even  # a share on a cell that is no object
+
+
+def test_count_mentions_spread_over_one_cell_per_counted_object(labelled, tmp_path):
+    grounding = GroundingConfig(at="mentions", heads=2, count="instances")
+    trainer = build_sft_trainer(sft_config(labelled, tmp_path / "m", grounding=grounding))
+    seen = set()
+    for example in trainer.train_dataset:
+        record = next(r for r in load_records(labelled / "samples.jsonl")[0] if r.id == example["id"])
+        plan, cells = np.asarray(example["grounding_plan"])[0], np.asarray(example["grounding_targets"])
+        if record.task == "object_count":
+            assert set(np.unique(plan)) == {-1, SPREAD}
+            assert cells[:, SPREAD].sum() == int(record.answer)  # every counted instance in view, one cell each
+            assert cells[:, 0].sum() >= cells[:, SPREAD].sum()  # the group look's column: all their cells
+        else:
+            assert plan.max() < SPREAD
+        seen.add(record.task)
+    assert "object_count" in seen and len(seen) > 1
+    with pytest.raises(ValueError, match=r"grounding\.count"):
+        GroundingConfig(count="every cell")
+
+
 def test_sft_examples_plan_mentions_of_the_named_objects(labelled, tmp_path):
     grounding = GroundingConfig(at="mentions", heads=1)
     trainer = build_sft_trainer(sft_config(labelled, tmp_path / "m", grounding=grounding))
@@ -97,8 +173,8 @@ def test_sft_examples_plan_mentions_of_the_named_objects(labelled, tmp_path):
     for i in range(6):
         example = trainer.train_dataset[i]
         record = next(r for r in load_records(labelled / "samples.jsonl")[0] if r.id == example["id"])
-        plan, ids = np.asarray(example["grounding_plan"])[0], np.asarray(example["input_ids"])
-        assert np.asarray(example["grounding_targets"]).shape == (12, MAX_GROUPS)
+        plan, ids = np.asarray(example["grounding_plan"])[0, 0], np.asarray(example["input_ids"])
+        assert np.asarray(example["grounding_targets"]).shape == (12, 2 * MAX_GROUPS)
         named = tokenizer.decode(ids[plan == 0].tolist())
         if record.task == "object_count":
             assert "image" not in named and named.strip()
@@ -178,13 +254,13 @@ def test_recomputed_attention_equals_the_eager_weights(labelled, tmp_path):
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(3)])
     model.set_attn_implementation("eager")  # only to have a reference
     eager = {}
-    handle = trainer.m2_grounding.attention.register_forward_hook(lambda _m, _a, out: eager.update(w=out[1]))
+    handle = trainer.m2_groundings[0][0].attention.register_forward_hook(lambda _m, _a, out: eager.update(w=out[1]))
     try:
         for shared in (False, True):
             trainer.m2_shared_prefix = shared
             with torch.no_grad():
                 trainer.compute_loss(model, dict(batch))
-            ours = trainer.m2_grounding.probabilities(batch["attention_mask"])  # (B, H, Q, S)
+            ours = trainer.m2_groundings[0][0].probabilities(batch["attention_mask"])  # (B, H, Q, S)
             queries, keys = ours.shape[-2:]
             assert (queries < keys) == shared and ours.shape == eager["w"].shape
             real = batch["attention_mask"][:, keys - queries :].bool()  # real query rows
@@ -210,3 +286,50 @@ def test_grounding_config_is_checked(tmp_path, labelled):
         load_config(rl, "rl")
     with pytest.raises(ValueError, match="grounding is an SFT option"):
         load_config(rl, "vision")
+
+
+def test_grounding_is_one_section_or_a_list_of_sections_on_different_layers(tmp_path, labelled):
+    data = f"data:\n  datasets:\n    - path: {labelled}\n"
+    one = tmp_path / "one.yaml"
+    one.write_text(data + "grounding:\n  weight: 1.0\n  heads: 4\n")
+    assert load_config(one, "sft").grounding == [GroundingConfig(weight=1.0, heads=4)]
+    two = tmp_path / "two.yaml"
+    two.write_text(data + "grounding:\n  - {heads: 4}\n  - {layer: 1, heads: 4, at: answer, count: instances}\n")
+    looks = load_config(two, "sft").grounding
+    assert [(g.layer, g.at, g.count) for g in looks] == [(0, "mentions", "group"), (1, "answer", "instances")]
+    same = tmp_path / "same.yaml"
+    same.write_text(data + "grounding:\n  - {layer: 1}\n  - {layer: 1, at: answer}\n")
+    with pytest.raises(ValueError, match="same layer"):
+        load_config(same, "sft")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(data + "grounding:\n  - {layer: 0, colour: red}\n")
+    with pytest.raises(ValueError, match=r"grounding\[0\]\.colour"):
+        load_config(bad, "sft")
+
+
+def test_answer_looks_take_the_options_in_letter_order(labelled):
+    records, _ = load_records(labelled / "samples.jsonl")
+    relative = next(r for r in records if r.task == "relative_distance")
+    ordered = ordered_targets(relative)
+    assert sorted(ordered) == sorted(relative.scene["targets"])
+    assert ordered[-len(relative.options) :] == relative.options  # head g + 1 looks at option letter g
+    assert ordered[0] not in relative.options  # the object distances are measured from
+    count = next(r for r in records if r.task == "object_count")
+    assert ordered_targets(count) == count.scene["targets"]  # no options: as the question names them
+
+
+def test_two_groundings_supervise_their_own_layers(labelled, tmp_path):
+    mentions = GroundingConfig(weight=1.0, layer=0, heads=4, at="mentions")
+    answer = GroundingConfig(weight=1.0, layer=1, heads=2, at="answer", count="instances")
+    config = sft_config(labelled, tmp_path / "two", max_steps=2, batch=8, grounding=[mentions, answer])
+    trainer = build_sft_trainer(config)
+    assert [c.attention.layer_idx for c, _ in trainer.m2_groundings] == [0, 1]
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(8)])
+    assert batch["grounding_plan"].shape[:3] == (8, 2, 4)
+    answers = batch["grounding_plan"][:, 1]
+    assert (answers[:, 2:] == -1).all()  # the answer grounding supervises 2 heads
+    counted = [i for i in range(8) if trainer.train_dataset[i]["id"].endswith("object_count")]
+    assert counted and all(int(answers[i].max()) == SPREAD for i in counted)  # a count's answer look spreads
+    trainer.train()
+    logged = {k for r in trainer.state.log_history for k in r}
+    assert {"grounding_loss", "grounding_loss_1"} <= logged

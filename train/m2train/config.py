@@ -399,16 +399,22 @@ class GroundingConfig:
             being the vision tokens themselves. ``"answer"``: at every answer position head ``g`` looks
             at the question's ``g``-th object; needs layer >= 1 (at layer 0 the answer position has not
             read which object the question names).
+        count: How a count question's looks look. ``"group"``: at every cell of every counted object,
+            like any other look. ``"instances"``: evenly at one cell per counted object and the prompt's
+            first token, so the share left on that token says how many there are (a look at every cell
+            averages the objects and loses their number; :mod:`m2train.grounding`).
     """
 
     weight: float = 0.3
     layer: int = 0
     heads: int = 1
     at: str = "mentions"
+    count: str = "group"
 
     def __post_init__(self) -> None:
         _positive("grounding", "weight", self.weight, allow_zero=True)
         _choice("grounding", "at", self.at, ("answer", "mentions"))
+        _choice("grounding", "count", self.count, ("group", "instances"))
         lowest = 1 if self.at == "answer" else 0
         if isinstance(self.layer, bool) or not isinstance(self.layer, int) or self.layer < lowest:
             raise ValueError(f"grounding.layer must be an int >= {lowest} with at: {self.at}, got {self.layer!r}")
@@ -431,9 +437,17 @@ class SFTRunConfig:
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     distributed: DistributedConfig = field(default_factory=DistributedConfig)
     vision_code: VisionCodeConfig | None = None  # dense vision supervision (needs labelled data)
-    grounding: GroundingConfig | None = None  # attention supervision of the decoder (needs labelled data)
+    # Attention supervision of decoder layers (needs labelled data): one section, or a list of them, each
+    # supervising its own layer (e.g. layer 0 at the mentions, a later layer at the answer).
+    grounding: list[GroundingConfig] | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.grounding, GroundingConfig):
+            self.grounding = [self.grounding]
+        if self.grounding is not None and not all(isinstance(g, GroundingConfig) for g in self.grounding):
+            raise ValueError(f"grounding must be a section or a list of sections, got {self.grounding!r}")
+        if self.grounding is not None and len({g.layer for g in self.grounding}) < len(self.grounding):
+            raise ValueError("grounding: two sections supervise the same layer; give each its own layer")
         if not isinstance(self.output_dir, str) or not self.output_dir:
             raise ValueError(f"output_dir must be a folder path, got {self.output_dir!r}")
         if not isinstance(self.seed, int):
@@ -530,6 +544,9 @@ def _convert(hint: Any, value: Any, where: str) -> Any:
     optional = [a for a in args if dataclasses.is_dataclass(a)] if type(None) in args else []
     if optional:  # ``Section | None``: null keeps None, a mapping builds the section
         return None if value is None else from_dict(optional[0], value, where)
+    sections = [a for a in args if typing.get_origin(a) is list and dataclasses.is_dataclass(typing.get_args(a)[0])]
+    if sections and type(None) in args and value is not None:  # ``list[Section] | None``: a list, or one section
+        return _convert(sections[0], value if isinstance(value, list) else [value], where)
     if typing.get_origin(hint) is list and args and dataclasses.is_dataclass(args[0]):
         if not isinstance(value, list):
             raise ValueError(f"{where} must be a list, got {value!r}")

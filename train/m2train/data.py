@@ -121,15 +121,20 @@ def target_text(record: Any, mode: str) -> str:
 
 
 def encode_sample(
-    sample: Sample, processor: Any, mode: str, vocab: Vocab | None = None, grounding: GroundingConfig | None = None
+    sample: Sample,
+    processor: Any,
+    mode: str,
+    vocab: Vocab | None = None,
+    grounding: list[GroundingConfig] | None = None,
 ) -> dict[str, Any]:
     """One SFT example as numpy arrays: ids, labels (loss on the assistant answer only), media, weight.
 
     With ``vocab`` (colour and category names of the vision code) the example also carries
     ``vision_targets``: one row of dense-label targets per vision token (:func:`vision_targets`). With
-    ``grounding`` it carries ``grounding_targets`` (vision tokens, groups), the cells of each object the
-    question names, and ``grounding_plan`` (heads, S), which group each supervised head looks at from
-    each position (:mod:`m2train.grounding`).
+    ``grounding`` (one section per supervised layer) it carries ``grounding_targets`` (vision tokens,
+    2 * MAX_GROUPS), the cells of each object the question names, and ``grounding_plan`` (groundings,
+    heads, S), which target column each supervised head of each grounding looks at from each position
+    (:mod:`m2train.grounding`).
     """
     config = budget_config(processor.config, sample.spec)
     images, video = None, None
@@ -163,9 +168,9 @@ def encode_sample(
 
 
 def _grounding(
-    sample: Sample, inputs: Any, labels: np.ndarray, processor: Any, grounding: GroundingConfig
+    sample: Sample, inputs: Any, labels: np.ndarray, processor: Any, groundings: list[GroundingConfig]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The sample's grounding targets (media tokens, MAX_GROUPS) and look plan (heads, S).
+    """The sample's grounding targets (media tokens, 2 * MAX_GROUPS) and look plans (groundings, heads, S).
 
     Only single-image records with instance labels are supervised; the others get all-zero targets (and
     rows for every media token: video patches share the image token id, and the loss matches rows to tokens).
@@ -175,26 +180,30 @@ def _grounding(
     config = processor.config
     grids = [g for g in (inputs.image_grid_thw, inputs.video_grid_thw) if g is not None]
     tokens_in_media = sum(sum(num_image_tokens(g, config.merge_size)) for g in grids)
-    targets = np.zeros((tokens_in_media, ground.MAX_GROUPS), np.float32)
-    plan = np.full((grounding.heads, len(inputs.input_ids)), -1, np.int64)
+    targets = np.zeros((tokens_in_media, 2 * ground.MAX_GROUPS), np.float32)
+    plans = np.full((len(groundings), max(g.heads for g in groundings), len(inputs.input_ids)), -1, np.int64)
     if inputs.video_grid_thw is not None or inputs.image_grid_thw is None or len(inputs.image_grid_thw) != 1:
-        return targets, plan
-    scene = sample.record.scene or {}
-    groups = ground.target_groups(sample.record.task, list(scene.get("targets") or []))[: ground.MAX_GROUPS]
+        return targets, plans
+    task = sample.record.task
+    groups = ground.target_groups(task, ground.ordered_targets(sample.record))[: ground.MAX_GROUPS]
     _, grid_h, grid_w = (int(v) for v in inputs.image_grid_thw[0])
     hw = (grid_h * config.patch_size, grid_w * config.patch_size)
-    targets[:, : len(groups)] = ground.group_cells(
-        sample.record, sample.root, hw, config.patch_size * config.merge_size, groups
-    )
+    cell_px = config.patch_size * config.merge_size
+    for first, one_per_object in ((0, False), (ground.SPREAD, True)):
+        targets[:, first : first + len(groups)] = ground.group_cells(
+            sample.record, sample.root, hw, cell_px, groups, one_per_object=one_per_object
+        )
     phrases = [
         [processor.tokenizer.encode_text(" " + phrase) for phrase in names]
         for names in ground.mention_phrases(sample.record, groups)
     ]  # fmt: skip
     first_patch = int(np.argmax(np.asarray(inputs.mm_token_type_ids) != 0))  # words before it cannot see it
-    plan = ground.look_plan(
-        inputs.input_ids, labels, len(groups), grounding.heads, grounding.at, phrases, search_from=first_patch
-    )
-    return targets, plan
+    for i, grounding in enumerate(groundings):
+        spread = grounding.count == "instances" and task in ground.GROUPED_TASKS
+        plans[i, : grounding.heads] = ground.look_plan(
+            inputs.input_ids, labels, len(groups), grounding.heads, grounding.at, phrases, first_patch, spread
+        )
+    return targets, plans
 
 
 Vocab = tuple[list[str], list[str]]  # (colour names, category names) of the vision code
@@ -229,7 +238,7 @@ class SFTExamples:
 
     def __init__(
         self, samples: list[Sample], processor: Any, *, max_length: int, mode: str = "cot", vocab: Vocab | None = None,
-        grounding: GroundingConfig | None = None,
+        grounding: list[GroundingConfig] | None = None,
     ) -> None:  # fmt: skip
         self.samples = samples
         self.processor = processor
@@ -260,7 +269,7 @@ class SFTExamples:
 
 def sft_dataset(
     samples: list[Sample], processor: Any, *, max_length: int, mode: str = "cot", vocab: Vocab | None = None,
-    grounding: GroundingConfig | None = None,
+    grounding: list[GroundingConfig] | None = None,
 ):  # fmt: skip
     """A Hugging Face ``Dataset`` (what ``SFTTrainer`` takes) of row indices, encoded on access.
 
@@ -323,9 +332,9 @@ class SFTCollator:
         batch.update(_concat(examples, "grounding_targets", torch.float32))  # rows in image-token order
         if any(e.get("grounding_plan") is not None for e in examples):
             plans = [e["grounding_plan"] for e in examples]
-            batch["grounding_plan"] = torch.full((len(plans), plans[0].shape[0], length), -1, dtype=torch.long)
-            for i, plan in enumerate(plans):
-                batch["grounding_plan"][i, :, : plan.shape[1]] = torch.as_tensor(plan)
+            batch["grounding_plan"] = torch.full((len(plans), *plans[0].shape[:2], length), -1, dtype=torch.long)
+            for i, plan in enumerate(plans):  # (groundings, heads, S_i)
+                batch["grounding_plan"][i, ..., : plan.shape[-1]] = torch.as_tensor(plan)
         for name, dtype in (("pixel_values_videos", torch.float32), ("video_grid_thw", torch.long)):
             batch.update(_concat(examples, name, dtype))
         batch.update(_concat(examples, "second_per_grid_ts", torch.float32))

@@ -17,9 +17,17 @@ with the loss
     L_ground = mean over planned looks (sample, head, position) of −log Σ_{cells of the object} a
 
 where ``a`` is that head's attention distribution over all keys. A count question's objects form one
-group (a mention of "chairs" looks at every chair). Samples without labels, and objects out of view,
-are left unsupervised. The supervised layer's weights are recomputed from its queries and keys
-(:class:`AttentionCapture`), so the model keeps its fast attention kernels.
+group (a mention of "chairs" looks at every chair). Softmax attention averages what it looks at, so a
+look at every chair says what chairs are there but not how many: with ``count="instances"`` a count's
+mention instead *spreads* its attention evenly over one cell per counted object (the centre cell the
+vision code marks) and the prompt's first token, a sink whose value is the same in every prompt,
+
+    L_spread = −mean over those n + 1 keys of log a,
+
+so the share left on the sink, 1/(n + 1), carries the count into the mention's hidden state.
+Samples without labels, and objects out of view, are left unsupervised. The supervised layer's weights
+are recomputed from its queries and keys (:class:`AttentionCapture`), so the model keeps its fast
+attention kernels.
 
 Example:
     >>> capture = AttentionCapture(model, layer=0)
@@ -43,8 +51,27 @@ from m2sdk.data.question_base import plural
 from m2sdk.errors import InputError
 
 MAX_GROUPS = 4  # objects one question names at most (relative direction names three)
+# Targets have 2 * MAX_GROUPS columns: column g holds every cell of group g, column g + SPREAD one cell per
+# object of it; a plan entry is the column a look is at, so g + SPREAD is a spread look at group g.
+SPREAD = MAX_GROUPS
+SINK = 0  # the key a spread look leaves 1/(n + 1) of its attention on: the prompt's first token
 GROUPED_TASKS = frozenset({"object_count"})  # every target is an instance of the one thing asked about
 _EPS = 1e-6
+
+
+def ordered_targets(record: Any) -> list[str]:
+    """The objects the question names, in the order of the looks: those that are answer options last, in
+    the options' letter order, so that an answer look of head g (``at="answer"``) at an option is the
+    option's letter ("closest to the *red bin*: A. green bed, B. ...": red bin, green bed, ...).
+
+    Example:
+        >>> from types import SimpleNamespace as R
+        >>> ordered_targets(R(scene={"targets": ["bin", "bed", "pot"]}, options=["pot", "bed"]))
+        ['bin', 'pot', 'bed']
+    """
+    targets = list((record.scene or {}).get("targets") or [])
+    options = [o for o in (record.options or []) if o in targets]
+    return [t for t in targets if t not in options] + options
 
 
 def target_groups(task: str, targets: list[str]) -> list[list[str]]:
@@ -62,9 +89,11 @@ def target_groups(task: str, targets: list[str]) -> list[list[str]]:
 
 
 def group_cells(
-    record: Any, root: str | Path, image_hw: tuple[int, int], cell_px: int, groups: list[list[str]]
-) -> np.ndarray:
-    """(cells, len(groups)) float32: 1 on the cells that show an object of group g (none without labels)."""
+    record: Any, root: str | Path, image_hw: tuple[int, int], cell_px: int, groups: list[list[str]],
+    one_per_object: bool = False,
+) -> np.ndarray:  # fmt: skip
+    """(cells, len(groups)) float32: 1 on the cells that show an object of group g (none without labels);
+    with ``one_per_object`` only on each object's centre cell (what a spread look counts)."""
     from m2sdk.data.labels import object_cells
 
     rows, cols = image_hw[0] // cell_px, image_hw[1] // cell_px
@@ -73,7 +102,7 @@ def group_cells(
     if not groups or not (scene.get("labels") or {}).get("instances"):
         return out
     names = sorted({name for group in groups for name in group})
-    cells = object_cells(scene, root, image_hw, cell_px, names)  # (cells, len(names))
+    cells = object_cells(scene, root, image_hw, cell_px, names, one_per_object=one_per_object)
     for g, group in enumerate(groups):
         out[:, g] = cells[:, [names.index(n) for n in group]].any(axis=1)
     return out
@@ -93,7 +122,7 @@ def mention_phrases(record: Any, groups: list[list[str]]) -> list[list[str]]:
 
 def look_plan(
     input_ids: np.ndarray, labels: np.ndarray, groups: int, heads: int, at: str,
-    phrase_ids: list[list[list[int]]] | None = None, search_from: int = 0,
+    phrase_ids: list[list[list[int]]] | None = None, search_from: int = 0, spread: bool = False,
 ) -> np.ndarray:  # fmt: skip
     """(heads, S) int64: the group head h must look at from position s, -1 where it is free.
 
@@ -101,7 +130,7 @@ def look_plan(
     per group). ``at="mentions"``: at every token of a phrase naming group g (``phrase_ids[g]``, each
     phrase as token ids, found wherever it occurs from ``search_from`` on: the first image token, since
     a word before the image cannot look at it) every supervised head looks at group g; a token two
-    phrases share keeps the first group.
+    phrases share keeps the first group. With ``spread`` the looks are spread looks, written ``g + SPREAD``.
     """
     length = len(input_ids)
     plan = np.full((heads, length), -1, np.int64)
@@ -109,7 +138,7 @@ def look_plan(
         answering = np.zeros(length, bool)
         answering[:-1] = np.asarray(labels)[1:] != -100
         for g in range(min(groups, heads)):
-            plan[g, answering] = g
+            plan[g, answering] = g + SPREAD * spread
         return plan
     ids = np.asarray(input_ids)
     for g, phrases in enumerate(phrase_ids or []):
@@ -120,44 +149,56 @@ def look_plan(
             windows = np.lib.stride_tricks.sliding_window_view(ids[search_from:], n)
             for start in search_from + np.flatnonzero((windows == np.asarray(phrase)).all(axis=1)):
                 span = slice(start, start + n)
-                plan[:, span] = np.where(plan[:, span] < 0, g, plan[:, span])
+                plan[:, span] = np.where(plan[:, span] < 0, g + SPREAD * spread, plan[:, span])
     return plan
 
 
 def grounding_loss(
     weights: torch.Tensor, plan: torch.Tensor, input_ids: torch.Tensor, image_token_id: int, targets: torch.Tensor
 ) -> torch.Tensor | None:
-    """Mean −log attention mass on the target cells over the planned looks, or None when there are none.
+    """Mean over the planned looks of −log attention mass on the target cells (a spread look: −mean log
+    attention over its cells and the sink), or None when there are none.
 
     Args:
         weights: (B, H, Q, S) attention probabilities of the last Q query positions over all S keys
             (Q < S when the shared prompt prefix was computed separately).
-        plan: (B, heads, S) the group each supervised head looks at from each position, -1 where free
-            (:func:`look_plan`).
+        plan: (B, heads, S) the group each supervised head looks at from each position (``g + SPREAD``
+            for a spread look), -1 where free (:func:`look_plan`).
         input_ids: (B, S); the media tokens (``<imagePatch>``, images and videos) are the keys the
             targets refer to.
         image_token_id: Id of the ``<imagePatch>`` token.
-        targets: (media tokens in the batch, G) rows in the batch's token order (row-major per image,
-            samples in batch order), 1 on the cells of group g.
+        targets: (media tokens in the batch, 2 * MAX_GROUPS) rows in the batch's token order (row-major per
+            image, samples in batch order): column g 1 on the cells of group g, column g + SPREAD on one
+            cell per object of it (:func:`group_cells`).
     """
     batch, length = input_ids.shape
     heads, queries = min(plan.shape[1], weights.shape[1]), weights.shape[2]
     is_image = input_ids == image_token_id  # (B, S)
     if int(is_image.sum()) != targets.shape[0]:
         raise InputError(f"{targets.shape[0]} grounding rows for {int(is_image.sum())} media tokens in the batch")
-    groups = targets.shape[1]
-    if groups == 0:
+    columns = targets.shape[1]
+    if columns == 0:
         return None
-    key_targets = torch.zeros(batch, length, groups, dtype=torch.float32, device=weights.device)
+    key_targets = torch.zeros(batch, length, columns, dtype=torch.float32, device=weights.device)
     key_targets[is_image] = targets.to(key_targets)
     look = plan[:, :heads, length - queries :].to(weights.device)  # (B, heads, Q)
-    mass = torch.einsum("bhqs,bsg->bhqg", weights[:, :heads].float(), key_targets)  # (B, heads, Q, G)
-    mass = mass.gather(-1, look.clamp(min=0)[..., None])[..., 0]  # (B, heads, Q)
-    has_cells = key_targets.sum(dim=1) > 0  # (B, G)
-    supervised = (look >= 0) & has_cells.gather(1, look.clamp(min=0).flatten(1)).view_as(look)
+    spread = look >= SPREAD
+    if int(look.max()) >= columns:
+        raise InputError(f"a look at target column {int(look.max())} of {columns}")
+    column = look.clamp(min=0)  # (B, heads, Q): the target column of each look
+    n_cells = key_targets.sum(dim=1)  # (B, columns)
+    supervised = (look >= 0) & (n_cells.gather(1, column.flatten(1)).view_as(look) > 0)
     if not bool(supervised.any()):
         return None
-    return -torch.log(mass[supervised] + _EPS).mean()
+    probs = weights[:, :heads].float()
+    mass = torch.einsum("bhqs,bsg->bhqg", probs, key_targets).gather(-1, column[..., None])[..., 0]
+    losses = -torch.log(mass + _EPS)  # (B, heads, Q)
+    if bool((spread & supervised).any()):
+        log_probs = torch.log(probs + _EPS)
+        on_cells = torch.einsum("bhqs,bsg->bhqg", log_probs, key_targets).gather(-1, column[..., None])[..., 0]
+        keys = n_cells.gather(1, column.flatten(1)).view_as(look) + 1  # the cells and the sink
+        losses = torch.where(spread, -(on_cells + log_probs[..., SINK]) / keys, losses)
+    return losses[supervised].mean()
 
 
 class AttentionCapture:

@@ -56,8 +56,8 @@ class M2SFTTrainer(FaultChecksMixin, AtomicCheckpointMixin, SFTTrainer):
     m2_vision_code: Any = None  # VisionCode, when config.vision_code supervises the vision tokens
     m2_vision_weight: float = 0.0
     m2_shared_prefix: bool = False
-    m2_grounding: Any = None  # AttentionCapture of the supervised layer, when config.grounding is on
-    m2_grounding_weight: float = 0.0
+    # (AttentionCapture of the supervised layer, weight) per grounding section, when config.grounding is on
+    m2_groundings: tuple[tuple[Any, float], ...] = ()
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         weights = inputs.pop("sample_weight")  # (B,)
@@ -73,7 +73,9 @@ class M2SFTTrainer(FaultChecksMixin, AtomicCheckpointMixin, SFTTrainer):
                 inputs.pop("pixel_values"), inputs["image_grid_thw"], return_dict=True
             )
             vision_loss = self.m2_vision_code.loss(torch.cat(encoded.pooler_output), cells)
-        with self.m2_grounding or contextlib.nullcontext():
+        with contextlib.ExitStack() as captures:
+            for capture, _ in self.m2_groundings:
+                captures.enter_context(capture)
             if self.m2_shared_prefix:
                 outputs = shared_prefix_scores(core, inputs, encoded)
             else:
@@ -88,17 +90,18 @@ class M2SFTTrainer(FaultChecksMixin, AtomicCheckpointMixin, SFTTrainer):
         if vision_loss is not None:
             loss = loss + self.m2_vision_weight * vision_loss
             self._metrics["train" if self.model.training else "eval"]["vision_code_loss"].append(vision_loss.item())
-        if self.m2_grounding is not None and look_at is not None and plan is not None:
+        for i, (capture, weight) in enumerate(self.m2_groundings if look_at is not None and plan is not None else []):
             ground = grounding_loss(
-                self.m2_grounding.probabilities(inputs["attention_mask"]),
-                plan,
+                capture.probabilities(inputs["attention_mask"]),
+                plan[:, i],
                 inputs["input_ids"],
                 core.config.image_token_id,
                 look_at,
             )
             if ground is not None:
-                loss = loss + self.m2_grounding_weight * ground
-                self._metrics["train" if self.model.training else "eval"]["grounding_loss"].append(ground.item())
+                loss = loss + weight * ground
+                name = "grounding_loss" if i == 0 else f"grounding_loss_{i}"
+                self._metrics["train" if self.model.training else "eval"][name].append(ground.item())
         if self.m2_check_finite:
             check_finite("the training loss", loss, self.state.global_step, LOSS_HINT)
         self._log_batch(outputs, weights)
@@ -152,12 +155,13 @@ def build_sft_trainer(config: SFTRunConfig) -> M2SFTTrainer:
 
         code = VisionCode.build(model.config.text_config.hidden_size, config.vision_code).to(model.device)
     vocab = (code.colour_names, code.category_names) if code is not None else None
-    grounding = config.grounding if config.grounding is not None and config.grounding.weight > 0 else None
-    if grounding is not None and grounding.heads > model.config.text_config.num_attention_heads:
-        raise InputError(
-            f"grounding.heads {grounding.heads} > the decoder's {model.config.text_config.num_attention_heads} "
-            "attention heads"
-        )
+    grounding = [g for g in config.grounding or [] if g.weight > 0] or None
+    for section in grounding or []:
+        if section.heads > model.config.text_config.num_attention_heads:
+            raise InputError(
+                f"grounding.heads {section.heads} > the decoder's {model.config.text_config.num_attention_heads} "
+                "attention heads"
+            )
     dataset = sft_dataset(
         samples, processor, max_length=config.data.max_length, mode=config.data.response, vocab=vocab,
         grounding=grounding,
@@ -181,9 +185,7 @@ def build_sft_trainer(config: SFTRunConfig) -> M2SFTTrainer:
     if code is not None:
         trainer.m2_vision_code, trainer.m2_vision_weight = code, config.vision_code.weight
     trainer.m2_shared_prefix = config.model.shared_prefix
-    if grounding is not None:
-        trainer.m2_grounding = AttentionCapture(model, grounding.layer)
-        trainer.m2_grounding_weight = grounding.weight
+    trainer.m2_groundings = tuple((AttentionCapture(model, g.layer), g.weight) for g in grounding or [])
     check_single_process(trainer, config)
     trainer.m2_run_config = run_config_dict(config)
     return trainer

@@ -210,14 +210,18 @@ def _object_targets(out: CellTargets, ids: np.ndarray, scene: dict, rows: int, c
         out.centre_log_depth[cell] = np.log(max(float(z), 1e-2))
         out.centre_x_m[cell] = float(x)
         out.log_size[cell] = np.log(max(float(max(obj["size_m"])), 1e-2))
-    vs, us = np.indices(ids.shape)
     for k in range(len(objects)):
-        mask = ids == k
-        if not mask.any():
-            continue
-        cell = int(vs[mask].mean()) // cell_px * cols + int(us[mask].mean()) // cell_px
-        if out.has_object[cell] and best[cell] == k:
+        cell = _centroid_cell(ids, k, cols, cell_px)
+        if cell is not None and out.has_object[cell] and best[cell] == k:
             out.is_centre[cell] = True
+
+
+def _centroid_cell(ids: np.ndarray, k: int, cols: int, cell_px: int) -> int | None:
+    """The cell holding the centroid of object ``k``'s visible pixels, None when none is visible."""
+    vs, us = np.nonzero(ids == k)
+    if len(vs) == 0:
+        return None
+    return int(vs.mean()) // cell_px * cols + int(us.mean()) // cell_px
 
 
 def _object_pixels(ids: np.ndarray, n_objects: int, rows: int, cols: int, cell_px: int) -> np.ndarray:
@@ -243,12 +247,16 @@ def object_cells(
     names: list[str],
     *,
     min_object_fraction: float = MIN_OBJECT_FRACTION,
+    one_per_object: bool = False,
 ) -> np.ndarray:
     """(cells, len(names)) bool: the cells that show each named object of the scene.
 
     A cell shows an object when it covers at least ``min_object_fraction`` of the cell; a visible object
     too small for that still gets the one cell holding most of its pixels, so every object in view has a
-    cell. An object out of view (or a name the scene lacks) gets none.
+    cell. An object out of view (or a name the scene lacks) gets none. With ``one_per_object`` each
+    object in view gets exactly one cell, the one :func:`cell_targets` marks ``is_centre`` (the centroid
+    of its visible pixels) when that cell shows it, else the cell holding most of its pixels: counting
+    needs one key per object, whatever the object's size.
 
     Raises:
         InputError: The scene has no instance labels, or they cannot be read.
@@ -267,9 +275,17 @@ def object_cells(
         if name not in objects:
             continue
         pixels = counts[:, objects.index(name)]
+        if pixels.max(initial=0) == 0:
+            continue
+        if one_per_object:
+            k = objects.index(name)
+            centroid = _centroid_cell(ids, k, cols, cell_px)
+            shows = centroid is not None and int(counts[centroid].argmax()) == k
+            shows = shows and pixels[centroid] >= min_object_fraction * cell_px * cell_px
+            out[centroid if shows else int(pixels.argmax()), j] = True
+            continue
         out[:, j] = pixels >= min_object_fraction * cell_px * cell_px
-        if pixels.max(initial=0) > 0:
-            out[int(pixels.argmax()), j] = True
+        out[int(pixels.argmax()), j] = True
     return out
 
 
