@@ -11,7 +11,7 @@
 # 2. m2 train vision (train/configs/m2_mini_vision.yaml: the vision tower learns the vision code from the
 #    labels), m2 train sft twice (train/configs/m2_mini_sft_read.yaml: the decoder learns to find the named
 #    object and read its depth on camera-distance questions alone; train/configs/m2_mini_sft.yaml: all five
-#    tasks), then m2 train rl (train/configs/m2_mini_rl.yaml: GRPO on the numeric tasks, EDNM and MRA rewards).
+#    tasks), then m2 train rl (train/configs/m2_mini_rl.yaml: GRPO on camera distance and object size, EDNM reward).
 # 3. m2 eval of the SFT and the RL checkpoints on the held-out set, beside the constant and random
 #    baselines (computed from the training set by the same code); m2 export to fp32/fp16/int8/int4 bundles,
 #    each evaluated on ONNX Runtime the same way.

@@ -19,12 +19,14 @@ with the loss
 where ``a`` is that head's attention distribution over all keys. A count question's objects form one
 group (a mention of "chairs" looks at every chair). Softmax attention averages what it looks at, so a
 look at every chair says what chairs are there but not how many: with ``count="instances"`` a count's
-mention instead *spreads* its attention evenly over one cell per counted object (the centre cell the
-vision code marks) and the prompt's first token, a sink whose value is the same in every prompt,
+looks (at its mentions or its answer) instead *spread* their attention evenly over one cell per counted
+object (the centre cell the vision code marks) and the prompt's first token, a sink whose value is the
+same in every prompt,
 
     L_spread = −mean over those n + 1 keys of log a,
 
-so the share left on the sink, 1/(n + 1), carries the count into the mention's hidden state.
+so the share left on the sink, 1/(n + 1), carries the count into the looking position's hidden state.
+(On m2-mini these looks did not form well enough to count: docs/m2_mini.md.)
 Samples without labels, and objects out of view, are left unsupervised. The supervised layer's weights
 are recomputed from its queries and keys (:class:`AttentionCapture`), so the model keeps its fast
 attention kernels.
