@@ -189,9 +189,10 @@ def _grounding(
     _, grid_h, grid_w = (int(v) for v in inputs.image_grid_thw[0])
     hw = (grid_h * config.patch_size, grid_w * config.patch_size)
     cell_px = config.patch_size * config.merge_size
-    for first, one_per_object in ((0, False), (ground.SPREAD, True)):
-        targets[:, first : first + len(groups)] = ground.group_cells(
-            sample.record, sample.root, hw, cell_px, groups, one_per_object=one_per_object
+    targets[:, : len(groups)] = ground.group_cells(sample.record, sample.root, hw, cell_px, groups)
+    if task in ground.GROUPED_TASKS and any(g.count == "instances" for g in groundings):  # a spread look's cells
+        targets[:, ground.SPREAD : ground.SPREAD + len(groups)] = ground.group_cells(
+            sample.record, sample.root, hw, cell_px, groups, one_per_object=True
         )
     phrases = [
         [processor.tokenizer.encode_text(" " + phrase) for phrase in names]
