@@ -178,15 +178,15 @@ def grounding_loss(
     is_image = input_ids == image_token_id  # (B, S)
     if int(is_image.sum()) != targets.shape[0]:
         raise InputError(f"{targets.shape[0]} grounding rows for {int(is_image.sum())} media tokens in the batch")
-    columns = targets.shape[1]
+    look = plan[:, :heads, length - queries :].to(weights.device)  # (B, heads, Q)
+    columns = int(look.max()) + 1  # only the target columns some look is at (no spread look: not those)
     if columns == 0:
         return None
+    if columns > targets.shape[1]:
+        raise InputError(f"a look at target column {columns - 1} of {targets.shape[1]}")
     key_targets = torch.zeros(batch, length, columns, dtype=torch.float32, device=weights.device)
-    key_targets[is_image] = targets.to(key_targets)
-    look = plan[:, :heads, length - queries :].to(weights.device)  # (B, heads, Q)
+    key_targets[is_image] = targets[:, :columns].to(key_targets)
     spread = look >= SPREAD
-    if int(look.max()) >= columns:
-        raise InputError(f"a look at target column {int(look.max())} of {columns}")
     column = look.clamp(min=0)  # (B, heads, Q): the target column of each look
     n_cells = key_targets.sum(dim=1)  # (B, columns)
     supervised = (look >= 0) & (n_cells.gather(1, column.flatten(1)).view_as(look) > 0)
