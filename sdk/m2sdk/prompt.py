@@ -59,6 +59,24 @@ def format_fast_answer(answer: str) -> str:
     return f"\\boxed{{{answer}}}</answer>"
 
 
+def format_count_listing(category: str, colours: Sequence[str]) -> str:
+    """What a fast count answer can say before its ``\\boxed{}`` count: every counted object by number,
+    then the next number with "none".
+
+    Why this shape: a small decoder cannot read a count off one attention look (softmax averages what it
+    looks at), but it can name one object at a time. Each item starts with the category word, whose
+    look at the image covers every object of that category, so the colour that follows is read where
+    the look is; ending on "none" makes stopping the same choice as naming the next colour
+    (``data.count_listing`` in training; docs/m2_mini.md, "Counting by listing", has what it does).
+
+    Example:
+        >>> format_count_listing("chair", ["yellow", "cyan"])
+        '1 chair yellow, 2 chair cyan, 3 chair none: '
+    """
+    items = [f"{i} {category} {colour}" for i, colour in enumerate(colours, start=1)]
+    return ", ".join([*items, f"{len(colours) + 1} {category} none"]) + ": "
+
+
 def system_turn(system: str = SYSTEM_PROMPT) -> str:
     return f"{tokens.IM_START}system\n{system}{tokens.IM_END}\n"
 

@@ -181,3 +181,13 @@ def test_parse_answer_never_raises(pieces, options):
     assert parsed.choice is None or (len(parsed.choice) == 1 and parsed.choice.isupper())
     assert parsed.direction in {None, "left", "right", "front", "back", "front-left", "front-right",
                                 "back-left", "back-right", "up", "down"}  # fmt: skip
+
+
+def test_a_count_after_its_listing_is_the_boxed_number_not_the_listed_ones():
+    from m2sdk.prompt import FAST_RESPONSE_PREFIX, format_count_listing, format_fast_answer
+
+    listing = format_count_listing("plant pot", ["yellow", "blue"])
+    assert listing == "1 plant pot yellow, 2 plant pot blue, 3 plant pot none: "
+    parsed = parse_answer(FAST_RESPONSE_PREFIX + listing + format_fast_answer("2"))
+    assert (parsed.value, parsed.boxed, parsed.well_formed) == (2.0, "2", True)
+    assert parse_answer(FAST_RESPONSE_PREFIX + listing[:30]).boxed is None  # cut off: not well formed

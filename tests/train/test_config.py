@@ -49,6 +49,7 @@ BASE = {"data": {"datasets": [{"path": "d"}]}}
         ({"rollout": {"reasoning": "no"}}, "rollout.reasoning"),
         ({"optim": {"adam_epsilon": 0.0}}, "optim.adam_epsilon"),
         ({"data": {"datasets": [{"path": "d"}], "response": "both"}}, "data.response"),
+        ({"data": {"datasets": [{"path": "d"}], "response": "cot", "count_listing": True}}, "data.count_listing"),
         ({"rewards": {"routes": {"geometry": "bleu"}}}, "rewards.routes.geometry"),
         ({"curriculum": {"kind": "stages", "stages": [{"until": 0.5, "max_difficulty": 0.3}]}}, "curriculum.stages"),
         ({"data": {"datasets": []}}, "data.datasets"),

@@ -20,6 +20,7 @@ from m2train.grounding import (
     SPREAD,
     grounding_loss,
     group_cells,
+    listing_groups,
     look_plan,
     mention_phrases,
     ordered_targets,
@@ -333,3 +334,54 @@ def test_two_groundings_supervise_their_own_layers(labelled, tmp_path):
     trainer.train()
     logged = {k for r in trainer.state.log_history for k in r}
     assert {"grounding_loss", "grounding_loss_1"} <= logged
+
+
+def test_count_listing_names_the_counted_objects_most_visible_first_and_grounds_each_colour(labelled, tmp_path):
+    config = sft_config(labelled, tmp_path / "m", grounding=GroundingConfig(at="mentions", heads=2))
+    config.data.response, config.data.count_listing = "answer", True
+    trainer = build_sft_trainer(config)
+    tokenizer = trainer.m2_processor.tokenizer
+    records = {r.id: r for r in load_records(labelled / "samples.jsonl")[0]}
+    counts = 0
+    for example in trainer.train_dataset:
+        record = records[example["id"]]
+        ids, labels = np.asarray(example["input_ids"]), np.asarray(example["labels"])
+        answer = tokenizer.decode(ids[labels != -100].tolist()).split("<answer>")[-1]
+        plan, cells = np.asarray(example["grounding_plan"])[0, 0], np.asarray(example["grounding_targets"])
+        if record.task != "object_count":
+            assert answer.startswith("\\boxed{")  # other tasks answer as before
+            continue
+        counts += 1
+        objects = {o["name"]: o for o in record.scene["objects"]}
+        counted = sorted(record.scene["targets"], key=lambda n: -objects[n]["visible_px"])
+        category = objects[counted[0]]["category"]
+        items = [f"{i} {category} {objects[n]['colour']}" for i, n in enumerate(counted, 1)]
+        n = len(counted)
+        assert answer.startswith(", ".join([*items, f"{n + 1} {category} none"]) + ": \\boxed{" + str(n) + "}")
+        listed = counted[: MAX_GROUPS - 1]
+        for g, name in enumerate(listed):  # each listed colour looks at its own object's cells
+            assert tokenizer.decode(ids[plan == g].tolist()).split() == [objects[name]["colour"]]
+            assert np.array_equal(cells[:, g], group_cells(record, labelled, (84, 112), 28, [[name]])[:, 0])
+        words = tokenizer.decode(ids[plan == len(listed)].tolist()).split()
+        assert words and all(w.startswith(category.split()[0]) or w in category.split() for w in words)
+        assert words.count(category.split()[-1]) >= n + 1  # the category word before every item and "none"
+    assert counts >= 3
+
+
+def test_listing_groups_and_when_a_count_is_not_listed():
+    from types import SimpleNamespace as R
+
+    from m2train.data import listed_objects
+
+    pots = [{"name": f"{c} plant pot", "category": "plant pot", "colour": c, "visible_px": px} for c, px in
+            (("red", 10), ("blue", 90), ("green", 50), ("pink", 5))]  # fmt: skip
+    scene = {"objects": pots, "targets": [o["name"] for o in pots]}
+    record = R(task="object_count", scene=scene, counted_objects=lambda: sorted(pots, key=lambda o: -o["visible_px"]))
+    listed = listed_objects(record)
+    assert [o["colour"] for o in listed] == ["blue", "green", "red", "pink"]
+    groups, phrases = listing_groups(record, listed)
+    assert groups == [["blue plant pot"], ["green plant pot"], ["red plant pot"], [o["name"] for o in listed]]
+    assert phrases == [["blue"], ["green"], ["red"], ["plant pots", "plant pot"]]  # at most MAX_GROUPS looks
+    plain = [{**o, "colour": None} for o in pots]
+    assert listed_objects(R(task="object_count", scene=scene, counted_objects=lambda: plain)) is None
+    assert listed_objects(R(task="camera_distance", scene=scene, counted_objects=lambda: pots)) is None

@@ -116,17 +116,25 @@ class DataConfig:
         max_length: Longest sequence in tokens; longer samples are skipped (never cut through image tokens).
         response: SFT target: ``cot`` (think block with the record's chain of thought) or ``answer``
             (empty think block, the fast answer-only mode).
+        count_listing: With ``response: answer``, a count's answer names the counted objects one by one
+            before the count ("1 chair yellow, 2 chair cyan, 3 chair none: \\boxed{2}",
+            :func:`m2sdk.prompt.format_count_listing`), so that the count becomes a series of choices of one
+            object each, which a small decoder can learn where one look at every chair cannot count them.
+            Measured on m2-mini it learns the first object, not yet when to stop (docs/m2_mini.md).
     """
 
     datasets: list[DatasetSpec] = field(default_factory=list)
     max_length: int = 4096
     response: str = "cot"
+    count_listing: bool = False
 
     def __post_init__(self) -> None:
         if not self.datasets:
             raise ValueError("data.datasets must list at least one dataset (path: DIR_OR_JSONL)")
         _positive("data", "max_length", self.max_length)
         _choice("data", "response", self.response, ("cot", "answer"))
+        if self.count_listing and self.response != "answer":
+            raise ValueError("data.count_listing needs data.response: answer (a cot already lists what it counts)")
 
 
 @dataclass

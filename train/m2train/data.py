@@ -110,14 +110,28 @@ def load_images(paths: list[Path], config: ImageProcessorConfig) -> list[np.ndar
     return images
 
 
-def target_text(record: Any, mode: str) -> str:
-    """The assistant text SFT teaches: the think block and boxed answer (``cot``) or just the answer."""
+def target_text(record: Any, mode: str, listed: list[dict[str, Any]] | None = None) -> str:
+    """The assistant text SFT teaches: the think block and boxed answer (``cot``) or just the answer,
+    which lists the ``listed`` objects first (:func:`listed_objects`)."""
     answer = record.answer_text
     if record.answer_type == "numeric" and record.unit:
         answer = f"{answer} {record.unit}"
     if mode == "answer":  # the prompt already ends with the fast prefix "<think>\n\n</think>\n<answer>"
-        return prompt.format_fast_answer(answer)
+        lead = prompt.format_count_listing(listed[0]["category"], [o["colour"] for o in listed]) if listed else ""
+        return lead + prompt.format_fast_answer(answer)
     return prompt.format_response(record.cot or "", answer)
+
+
+def listed_objects(record: Any) -> list[dict[str, Any]] | None:
+    """The objects a fast count answer lists (``data.count_listing``), the most visible first; None for
+    other tasks and for counts whose objects lack a colour or share none category (nothing to name them by).
+    """
+    if record.task != "object_count":
+        return None
+    counted = record.counted_objects()
+    if not counted or any(not o.get("colour") or not o.get("category") for o in counted):
+        return None
+    return counted if len({o["category"] for o in counted}) == 1 else None
 
 
 def encode_sample(
@@ -126,6 +140,7 @@ def encode_sample(
     mode: str,
     vocab: Vocab | None = None,
     grounding: list[GroundingConfig] | None = None,
+    count_listing: bool = False,
 ) -> dict[str, Any]:
     """One SFT example as numpy arrays: ids, labels (loss on the assistant answer only), media, weight.
 
@@ -134,8 +149,10 @@ def encode_sample(
     ``grounding`` (one section per supervised layer) it carries ``grounding_targets`` (vision tokens,
     2 * MAX_GROUPS), the cells of each object the question names, and ``grounding_plan`` (groundings,
     heads, S), which target column each supervised head of each grounding looks at from each position
-    (:mod:`m2train.grounding`).
+    (:mod:`m2train.grounding`). With ``count_listing`` a fast count answer lists the counted objects
+    before the count (:func:`m2sdk.prompt.format_count_listing`), and each listed colour looks at its object.
     """
+    listed = listed_objects(sample.record) if count_listing and mode == "answer" else None
     config = budget_config(processor.config, sample.spec)
     images, video = None, None
     if sample.record.media_type == "video":
@@ -145,7 +162,7 @@ def encode_sample(
     proc = type(processor)(processor.tokenizer, config, processor.max_context)
     inputs = proc(
         images, sample.record.question, video=video, options=sample.record.options,
-        reasoning=mode == "cot", response=target_text(sample.record, mode),
+        reasoning=mode == "cot", response=target_text(sample.record, mode, listed),
     )  # fmt: skip
     labels = np.where(inputs.response_mask, inputs.input_ids, IGNORE_INDEX)  # (S,)
     example = {
@@ -162,14 +179,15 @@ def encode_sample(
         example["vision_targets"] = vision_targets(sample, inputs.image_grid_thw, processor.config, vocab)
     if grounding is not None:
         example["grounding_targets"], example["grounding_plan"] = _grounding(
-            sample, inputs, labels, processor, grounding
+            sample, inputs, labels, processor, grounding, listed
         )
     return example
 
 
 def _grounding(
-    sample: Sample, inputs: Any, labels: np.ndarray, processor: Any, groundings: list[GroundingConfig]
-) -> tuple[np.ndarray, np.ndarray]:
+    sample: Sample, inputs: Any, labels: np.ndarray, processor: Any, groundings: list[GroundingConfig],
+    listed: list[dict[str, Any]] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """The sample's grounding targets (media tokens, 2 * MAX_GROUPS) and look plans (groundings, heads, S).
 
     Only single-image records with instance labels are supervised; the others get all-zero targets (and
@@ -185,7 +203,11 @@ def _grounding(
     if inputs.video_grid_thw is not None or inputs.image_grid_thw is None or len(inputs.image_grid_thw) != 1:
         return targets, plans
     task = sample.record.task
-    groups = ground.target_groups(task, ground.ordered_targets(sample.record))[: ground.MAX_GROUPS]
+    if listed:
+        groups, phrase_names = ground.listing_groups(sample.record, listed)
+    else:
+        groups = ground.target_groups(task, ground.ordered_targets(sample.record))[: ground.MAX_GROUPS]
+        phrase_names = ground.mention_phrases(sample.record, groups)
     _, grid_h, grid_w = (int(v) for v in inputs.image_grid_thw[0])
     hw = (grid_h * config.patch_size, grid_w * config.patch_size)
     cell_px = config.patch_size * config.merge_size
@@ -196,7 +218,7 @@ def _grounding(
         )
     phrases = [
         [processor.tokenizer.encode_text(" " + phrase) for phrase in names]
-        for names in ground.mention_phrases(sample.record, groups)
+        for names in phrase_names
     ]  # fmt: skip
     first_patch = int(np.argmax(np.asarray(inputs.mm_token_type_ids) != 0))  # words before it cannot see it
     for i, grounding in enumerate(groundings):
@@ -239,7 +261,7 @@ class SFTExamples:
 
     def __init__(
         self, samples: list[Sample], processor: Any, *, max_length: int, mode: str = "cot", vocab: Vocab | None = None,
-        grounding: list[GroundingConfig] | None = None,
+        grounding: list[GroundingConfig] | None = None, count_listing: bool = False,
     ) -> None:  # fmt: skip
         self.samples = samples
         self.processor = processor
@@ -247,6 +269,7 @@ class SFTExamples:
         self.mode = mode
         self.vocab = vocab
         self.grounding = grounding
+        self.count_listing = count_listing
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -255,7 +278,9 @@ class SFTExamples:
         for offset in range(_MAX_SUBSTITUTIONS):
             sample = self.samples[(index + offset) % len(self)]
             try:
-                example = encode_sample(sample, self.processor, self.mode, self.vocab, self.grounding)
+                example = encode_sample(
+                    sample, self.processor, self.mode, self.vocab, self.grounding, self.count_listing
+                )
             except M2Error as err:
                 logger.error("sample %r skipped: %s", sample.record.id, err)
                 continue
@@ -270,7 +295,7 @@ class SFTExamples:
 
 def sft_dataset(
     samples: list[Sample], processor: Any, *, max_length: int, mode: str = "cot", vocab: Vocab | None = None,
-    grounding: list[GroundingConfig] | None = None,
+    grounding: list[GroundingConfig] | None = None, count_listing: bool = False,
 ):  # fmt: skip
     """A Hugging Face ``Dataset`` (what ``SFTTrainer`` takes) of row indices, encoded on access.
 
@@ -280,7 +305,10 @@ def sft_dataset(
     """
     from datasets import Dataset
 
-    examples = SFTExamples(samples, processor, max_length=max_length, mode=mode, vocab=vocab, grounding=grounding)
+    examples = SFTExamples(
+        samples, processor, max_length=max_length, mode=mode, vocab=vocab, grounding=grounding,
+        count_listing=count_listing,
+    )  # fmt: skip
 
     def encode(batch: dict[str, list]) -> dict[str, list]:
         rows = [examples[i] for i in batch["index"]]

@@ -110,6 +110,25 @@ def group_cells(
     return out
 
 
+def listing_groups(record: Any, listed: list[dict[str, Any]]) -> tuple[list[list[str]], list[list[str]]]:
+    """Groups and mention phrases of a count whose answer lists its objects: one group per listed object
+    (the first MAX_GROUPS - 1), named by its colour word, then the whole category, named as in
+    :func:`mention_phrases`. So a listed colour looks at its own object, and every category word, in the
+    question and before each listed colour, at all of them.
+
+    Example:
+        >>> from types import SimpleNamespace as R
+        >>> chairs = [{"name": "red chair", "category": "chair", "colour": "red"},
+        ...           {"name": "blue chair", "category": "chair", "colour": "blue"}]
+        >>> listing_groups(R(task="object_count", scene={"objects": chairs}), chairs)
+        ([['red chair'], ['blue chair'], ['red chair', 'blue chair']], [['red'], ['blue'], ['chairs', 'chair']])
+    """
+    items = listed[: MAX_GROUPS - 1]
+    category = [[o["name"] for o in listed]]
+    groups = [[o["name"]] for o in items] + category
+    return groups, [[o["colour"]] for o in items] + mention_phrases(record, category)
+
+
 def mention_phrases(record: Any, groups: list[list[str]]) -> list[list[str]]:
     """How the text names each group: the object's name, or for a count the category (plural and singular)."""
     if record.task not in GROUPED_TASKS:

@@ -85,6 +85,17 @@ class SpatialRecord:
         """The answer as the model should write it in ``\\boxed{}``: ``"2.41"`` or ``"B"``."""
         return str(self.answer)
 
+    def counted_objects(self) -> list[dict[str, Any]]:
+        """The scene objects a count question counts (``scene["targets"]``), the most visible first.
+
+        Why that order: a fast answer that lists them (:func:`m2sdk.prompt.format_count_listing`) names
+        first the object covering the most vision tokens, which dominates an attention look at the whole
+        category, then the next; an order the image fixes is one a model can learn to follow.
+        """
+        objects = {o.get("name"): o for o in (self.scene or {}).get("objects", [])}
+        counted = [objects[name] for name in (self.scene or {}).get("targets") or [] if name in objects]
+        return sorted(counted, key=lambda o: -int(o.get("visible_px") or 0))
+
     def choice_text(self) -> str | None:
         """The text of the correct option, or None for numeric questions."""
         return self.options[LETTERS.index(self.answer)] if self.answer_type == "choice" and self.options else None

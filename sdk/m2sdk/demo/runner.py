@@ -214,7 +214,7 @@ def quality(model: Any, config: DemoConfig) -> None:
     synthesize(SynthConfig(out_dir=train, n=500, seed=0, **rooms))
     records, problems = load_records(val / "samples.jsonl")
     train_records, _ = load_records(train / "samples.jsonl")
-    predictor = ModelPredictor(model, val, reasoning=False, max_new_tokens=24)
+    predictor = ModelPredictor(model, val, reasoning=False)  # the fast budget: a count lists its objects first
     results = [evaluate(predictor, records, name=config.model, problems=problems)]
     for baseline in (ConstantPredictor(train_records), RandomChoicePredictor(train_records)):
         results.append(evaluate(baseline, records, name=baseline.name, progress=False))

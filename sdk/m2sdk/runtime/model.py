@@ -16,8 +16,9 @@ from m2sdk.processing import to_rgb
 from m2sdk.runtime.backends.base import Backend
 from m2sdk.runtime.generation import GenerationConfig, generate
 
-# Token budgets per mode: fast answers are a number or a letter; reasoning needs room to think.
-FAST_MAX_NEW_TOKENS = 32
+# Token budgets per mode: fast answers are a number or a letter, or a count after the short listing of
+# what was counted (m2-mini, about 7 tokens an object); reasoning needs room to think.
+FAST_MAX_NEW_TOKENS = 64
 REASONING_MAX_NEW_TOKENS = 1024
 
 
@@ -67,7 +68,7 @@ class Model:
             frames: One frame (numpy BGR by default, PIL image or path) or a list of them.
             prompt: The question, in plain text.
             reasoning: False gives the fast answer-only mode (no chain of thought).
-            max_new_tokens: Token budget; default 1024 with reasoning, 32 without.
+            max_new_tokens: Token budget; default 1024 with reasoning, 64 without.
             temperature: 0 for greedy decoding (deterministic), > 0 to sample.
             numbers: With ``temperature=0``: "median" writes a boxed number's digits at the median of the
                 model's distribution (:mod:`m2sdk.runtime.numbers`: less error than the most likely
