@@ -124,7 +124,8 @@ def target_text(record: Any, mode: str, listed: list[dict[str, Any]] | None = No
 
 def listed_objects(record: Any) -> list[dict[str, Any]] | None:
     """The objects a fast count answer lists (``data.count_listing``), the most visible first; None for
-    other tasks and for counts whose objects lack a colour or share none category (nothing to name them by).
+    other tasks, and for counts whose objects lack a colour or are not all of one category (nothing to
+    name them by).
     """
     if record.task != "object_count":
         return None

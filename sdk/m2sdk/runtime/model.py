@@ -16,8 +16,8 @@ from m2sdk.processing import to_rgb
 from m2sdk.runtime.backends.base import Backend
 from m2sdk.runtime.generation import GenerationConfig, generate
 
-# Token budgets per mode: fast answers are a number or a letter, or a count after the short listing of
-# what was counted (m2-mini, about 7 tokens an object); reasoning needs room to think.
+# Token budgets per mode: fast answers are a number or a letter, or a count after a short listing of what
+# was counted (a model trained with data.count_listing, about 4 tokens an object); reasoning needs room.
 FAST_MAX_NEW_TOKENS = 64
 REASONING_MAX_NEW_TOKENS = 1024
 
