@@ -6,7 +6,7 @@ so a model is always asked the way it was trained.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from m2sdk import tokens
 
@@ -75,6 +75,25 @@ def format_count_listing(category: str, colours: Sequence[str]) -> str:
     """
     items = [f"{i} {category} {colour}" for i, colour in enumerate(colours, start=1)]
     return ", ".join([*items, f"{len(colours) + 1} {category} none"]) + ": "
+
+
+def format_count_by_colour(category: str, palette: Sequence[str], present: Collection[str]) -> str:
+    """What a fast count answer can say before its ``\\boxed{}`` count: every colour of ``palette`` in
+    order, each with the running count of ``category`` objects of the colours so far (``present``).
+
+    Why: naming the next object not yet named is the step a small decoder did not learn
+    (:func:`format_count_listing`); here each step is one lookup it can do (the object of that colour,
+    colours being unique in a room, and whether it is of the category), and the count only grows by one.
+
+    Example:
+        >>> format_count_by_colour("chair", ["red", "cyan", "white"], {"cyan", "white"})
+        'by colour: red chair 0, cyan chair 1, white chair 2: '
+    """
+    items, count = [], 0
+    for colour in palette:
+        count += colour in present
+        items.append(f"{colour} {category} {count}")
+    return "by colour: " + ", ".join(items) + ": "
 
 
 def system_turn(system: str = SYSTEM_PROMPT) -> str:

@@ -338,7 +338,7 @@ def test_two_groundings_supervise_their_own_layers(labelled, tmp_path):
 
 def test_count_listing_names_the_counted_objects_most_visible_first_and_grounds_each_colour(labelled, tmp_path):
     config = sft_config(labelled, tmp_path / "m", grounding=GroundingConfig(at="mentions", heads=2))
-    config.data.response, config.data.count_listing = "answer", True
+    config.data.response, config.data.count_listing = "answer", "objects"
     trainer = build_sft_trainer(config)
     tokenizer = trainer.m2_processor.tokenizer
     records = {r.id: r for r in load_records(labelled / "samples.jsonl")[0]}
@@ -374,14 +374,56 @@ def test_listing_groups_and_when_a_count_is_not_listed():
     from m2train.data import listed_objects
 
     pots = [{"name": f"{c} plant pot", "category": "plant pot", "colour": c, "visible_px": px} for c, px in
-            (("red", 10), ("blue", 90), ("green", 50), ("pink", 5))]  # fmt: skip
-    scene = {"objects": pots, "targets": [o["name"] for o in pots]}
+            (("red", 10), ("blue", 90), ("green", 50), ("pink", 5), ("white", 3), ("black", 1))]  # fmt: skip
+    ball = {"name": "cyan ball", "category": "ball", "colour": "cyan", "visible_px": 70}
+    scene = {"objects": [ball, *pots], "targets": [o["name"] for o in pots]}
     record = R(task="object_count", scene=scene, counted_objects=lambda: sorted(pots, key=lambda o: -o["visible_px"]))
     listed = listed_objects(record)
-    assert [o["colour"] for o in listed] == ["blue", "green", "red", "pink"]
+    assert [o["colour"] for o in listed] == ["blue", "green", "red", "pink", "white", "black"]
     groups, phrases = listing_groups(record, listed)
-    assert groups == [["blue plant pot"], ["green plant pot"], ["red plant pot"], [o["name"] for o in listed]]
-    assert phrases == [["blue"], ["green"], ["red"], ["plant pots", "plant pot"]]  # at most MAX_GROUPS looks
+    assert groups == [[o["name"]] for o in listed[: MAX_GROUPS - 1]] + [[o["name"] for o in listed]]
+    assert phrases == [[o["colour"]] for o in listed[: MAX_GROUPS - 1]] + [["plant pots", "plant pot"]]
+    by_colour, colour_phrases = listing_groups(record, listed, by_colour=True)  # every room object, in order
+    assert by_colour[:2] == [["cyan ball"], ["red plant pot"]] and colour_phrases[0] == ["cyan"]
+    assert len(by_colour) == MAX_GROUPS and by_colour[-1] == [o["name"] for o in listed]
     plain = [{**o, "colour": None} for o in pots]
     assert listed_objects(R(task="object_count", scene=scene, counted_objects=lambda: plain)) is None
+    twins = [{**o, "colour": "red"} for o in pots]  # two red pots: "red plant pot" would name both
+    assert listed_objects(R(task="object_count", scene=scene, counted_objects=lambda: twins)) is None
+    odd = [{**o, "colour": "teal"} for o in pots]  # not a colour of the palette: nothing to go through
+    assert listed_objects(R(task="object_count", scene=scene, counted_objects=lambda: odd)) is None
     assert listed_objects(R(task="camera_distance", scene=scene, counted_objects=lambda: pots)) is None
+
+
+def test_count_by_colour_goes_through_the_palette_with_a_running_count(labelled, tmp_path):
+    from m2sdk.data.scene import COLOURS_BGR
+
+    config = sft_config(labelled, tmp_path / "m", grounding=GroundingConfig(at="mentions", heads=2))
+    config.data.response, config.data.count_listing = "answer", "colours"
+    trainer = build_sft_trainer(config)
+    tokenizer = trainer.m2_processor.tokenizer
+    records = {r.id: r for r in load_records(labelled / "samples.jsonl")[0]}
+    counts = 0
+    for example in trainer.train_dataset:
+        record = records[example["id"]]
+        if record.task != "object_count":
+            continue
+        counts += 1
+        ids, labels = np.asarray(example["input_ids"]), np.asarray(example["labels"])
+        answer = tokenizer.decode(ids[labels != -100].tolist()).split("<answer>")[-1]
+        objects = {o["name"]: o for o in record.scene["objects"]}
+        category = objects[record.scene["targets"][0]]["category"]
+        counted = {objects[n]["colour"] for n in record.scene["targets"]}
+        running = np.cumsum([c in counted for c in COLOURS_BGR])
+        items = [f"{c} {category} {n}" for c, n in zip(COLOURS_BGR, running, strict=True)]
+        assert answer.startswith("by colour: " + ", ".join(items) + ": \\boxed{" + str(len(counted)) + "}")
+        plan = np.asarray(example["grounding_plan"])[0, 0]
+        in_room = [o for o in record.scene["objects"] if o["colour"]]
+        for g, obj in enumerate(in_room):  # every room object's colour word looks at it, counted or not
+            assert set(tokenizer.decode(ids[plan == g].tolist()).split()) == {obj["colour"]}
+        assert int(record.answer) == running[-1]
+    assert counts >= 3
+    with pytest.raises(ValueError, match=r"data\.count_listing"):
+        load_config_text = f"data:\n  datasets:\n    - path: {labelled}\n  response: answer\n  count_listing: names\n"
+        (tmp_path / "bad.yaml").write_text(load_config_text)
+        load_config(tmp_path / "bad.yaml", "sft")

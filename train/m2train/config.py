@@ -107,6 +107,9 @@ class DatasetSpec:
         return path / "samples.jsonl" if path.is_dir() or path.suffix != ".jsonl" else path
 
 
+COUNT_LISTINGS = ("objects", "colours")  # data.count_listing: how a fast count answer goes through the objects
+
+
 @dataclass
 class DataConfig:
     """The training mixture.
@@ -116,23 +119,28 @@ class DataConfig:
         max_length: Longest sequence in tokens; longer samples are skipped (never cut through image tokens).
         response: SFT target: ``cot`` (think block with the record's chain of thought) or ``answer``
             (empty think block, the fast answer-only mode).
-        count_listing: With ``response: answer``, a count's answer names the counted objects one by one
-            before the count ("1 chair yellow, 2 chair cyan, 3 chair none: \\boxed{2}",
-            :func:`m2sdk.prompt.format_count_listing`), so that the count becomes a series of choices of one
-            object each, which a small decoder can learn where one look at every chair cannot count them.
-            Measured on m2-mini it learns the first object, not yet when to stop (docs/m2_mini.md).
+        count_listing: With ``response: answer``, a count's answer first goes through the objects, so that
+            the count becomes a series of lookups of one object each, which a small decoder can learn where
+            one look at every chair cannot count them (docs/m2_mini.md, "Counting by listing"):
+            ``objects`` names the counted ones ("1 chair yellow, 2 chair cyan, 3 chair none: \\boxed{2}",
+            :func:`m2sdk.prompt.format_count_listing`; m2-mini learnt the first, not when to stop);
+            ``colours`` asks about every colour with a running count ("by colour: red chair 0, ...,
+            yellow chair 1, ...: \\boxed{2}", :func:`m2sdk.prompt.format_count_by_colour`; m2-mini counted
+            8.8 MRA above the constant answer with it).
     """
 
     datasets: list[DatasetSpec] = field(default_factory=list)
     max_length: int = 4096
     response: str = "cot"
-    count_listing: bool = False
+    count_listing: str | None = None
 
     def __post_init__(self) -> None:
         if not self.datasets:
             raise ValueError("data.datasets must list at least one dataset (path: DIR_OR_JSONL)")
         _positive("data", "max_length", self.max_length)
         _choice("data", "response", self.response, ("cot", "answer"))
+        if self.count_listing is not None:
+            _choice("data", "count_listing", self.count_listing, COUNT_LISTINGS)
         if self.count_listing and self.response != "answer":
             raise ValueError("data.count_listing needs data.response: answer (a cot already lists what it counts)")
 

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from m2sdk import prompt, tokens
+from m2sdk.data.scene import COLOURS_BGR
 from m2sdk.errors import InputError, M2Error
 from m2sdk.processing import ImageProcessorConfig, num_image_tokens, read_video, smart_resize, to_rgb
 from m2sdk.processing.image import resize_rgb
@@ -110,29 +111,39 @@ def load_images(paths: list[Path], config: ImageProcessorConfig) -> list[np.ndar
     return images
 
 
-def target_text(record: Any, mode: str, listed: list[dict[str, Any]] | None = None) -> str:
+def target_text(record: Any, mode: str, listed: list[dict[str, Any]] | None = None, listing: str | None = None) -> str:
     """The assistant text SFT teaches: the think block and boxed answer (``cot``) or just the answer,
-    which lists the ``listed`` objects first (:func:`listed_objects`)."""
+    which goes through the ``listed`` objects first (:func:`listed_objects`) as ``listing`` says
+    (``data.count_listing``)."""
     answer = record.answer_text
     if record.answer_type == "numeric" and record.unit:
         answer = f"{answer} {record.unit}"
     if mode == "answer":  # the prompt already ends with the fast prefix "<think>\n\n</think>\n<answer>"
-        lead = prompt.format_count_listing(listed[0]["category"], [o["colour"] for o in listed]) if listed else ""
-        return lead + prompt.format_fast_answer(answer)
+        return _count_lead(listed, listing) + prompt.format_fast_answer(answer)
     return prompt.format_response(record.cot or "", answer)
+
+
+def _count_lead(listed: list[dict[str, Any]] | None, listing: str | None) -> str:
+    if not listed:
+        return ""
+    category, colours = listed[0]["category"], [o["colour"] for o in listed]
+    if listing == "colours":
+        return prompt.format_count_by_colour(category, list(COLOURS_BGR), set(colours))
+    return prompt.format_count_listing(category, colours)
 
 
 def listed_objects(record: Any) -> list[dict[str, Any]] | None:
     """The objects a fast count answer lists (``data.count_listing``), the most visible first; None for
-    other tasks, and for counts whose objects lack a colour or are not all of one category (nothing to
-    name them by).
+    other tasks, and for counts whose objects lack a colour of the synthetic palette, share a colour or
+    are not all of one category (nothing to tell them apart by; m2 data synth --unique-colours avoids it).
     """
     if record.task != "object_count":
         return None
     counted = record.counted_objects()
-    if not counted or any(not o.get("colour") or not o.get("category") for o in counted):
+    if not counted or any(o.get("colour") not in COLOURS_BGR or not o.get("category") for o in counted):
         return None
-    return counted if len({o["category"] for o in counted}) == 1 else None
+    distinct = len({o["colour"] for o in counted}) == len(counted)
+    return counted if distinct and len({o["category"] for o in counted}) == 1 else None
 
 
 def encode_sample(
@@ -141,7 +152,7 @@ def encode_sample(
     mode: str,
     vocab: Vocab | None = None,
     grounding: list[GroundingConfig] | None = None,
-    count_listing: bool = False,
+    count_listing: str | None = None,
 ) -> dict[str, Any]:
     """One SFT example as numpy arrays: ids, labels (loss on the assistant answer only), media, weight.
 
@@ -150,8 +161,8 @@ def encode_sample(
     ``grounding`` (one section per supervised layer) it carries ``grounding_targets`` (vision tokens,
     2 * MAX_GROUPS), the cells of each object the question names, and ``grounding_plan`` (groundings,
     heads, S), which target column each supervised head of each grounding looks at from each position
-    (:mod:`m2train.grounding`). With ``count_listing`` a fast count answer lists the counted objects
-    before the count (:func:`m2sdk.prompt.format_count_listing`), and each listed colour looks at its object.
+    (:mod:`m2train.grounding`). With ``count_listing`` (``objects`` or ``colours``) a fast count answer goes
+    through the objects before the count, and each colour word it names looks at the object of that colour.
     """
     listed = listed_objects(sample.record) if count_listing and mode == "answer" else None
     config = budget_config(processor.config, sample.spec)
@@ -163,7 +174,7 @@ def encode_sample(
     proc = type(processor)(processor.tokenizer, config, processor.max_context)
     inputs = proc(
         images, sample.record.question, video=video, options=sample.record.options,
-        reasoning=mode == "cot", response=target_text(sample.record, mode, listed),
+        reasoning=mode == "cot", response=target_text(sample.record, mode, listed, count_listing),
     )  # fmt: skip
     labels = np.where(inputs.response_mask, inputs.input_ids, IGNORE_INDEX)  # (S,)
     example = {
@@ -180,14 +191,14 @@ def encode_sample(
         example["vision_targets"] = vision_targets(sample, inputs.image_grid_thw, processor.config, vocab)
     if grounding is not None:
         example["grounding_targets"], example["grounding_plan"] = _grounding(
-            sample, inputs, labels, processor, grounding, listed
+            sample, inputs, labels, processor, grounding, listed, count_listing == "colours"
         )
     return example
 
 
 def _grounding(
     sample: Sample, inputs: Any, labels: np.ndarray, processor: Any, groundings: list[GroundingConfig],
-    listed: list[dict[str, Any]] | None = None,
+    listed: list[dict[str, Any]] | None = None, by_colour: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """The sample's grounding targets (media tokens, 2 * MAX_GROUPS) and look plans (groundings, heads, S).
 
@@ -205,7 +216,7 @@ def _grounding(
         return targets, plans
     task = sample.record.task
     if listed:
-        groups, phrase_names = ground.listing_groups(sample.record, listed)
+        groups, phrase_names = ground.listing_groups(sample.record, listed, by_colour)
     else:
         groups = ground.target_groups(task, ground.ordered_targets(sample.record))[: ground.MAX_GROUPS]
         phrase_names = ground.mention_phrases(sample.record, groups)
@@ -262,7 +273,7 @@ class SFTExamples:
 
     def __init__(
         self, samples: list[Sample], processor: Any, *, max_length: int, mode: str = "cot", vocab: Vocab | None = None,
-        grounding: list[GroundingConfig] | None = None, count_listing: bool = False,
+        grounding: list[GroundingConfig] | None = None, count_listing: str | None = None,
     ) -> None:  # fmt: skip
         self.samples = samples
         self.processor = processor
@@ -296,7 +307,7 @@ class SFTExamples:
 
 def sft_dataset(
     samples: list[Sample], processor: Any, *, max_length: int, mode: str = "cot", vocab: Vocab | None = None,
-    grounding: list[GroundingConfig] | None = None, count_listing: bool = False,
+    grounding: list[GroundingConfig] | None = None, count_listing: str | None = None,
 ):  # fmt: skip
     """A Hugging Face ``Dataset`` (what ``SFTTrainer`` takes) of row indices, encoded on access.
 

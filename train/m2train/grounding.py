@@ -52,7 +52,8 @@ import torch
 from m2sdk.data.question_base import plural
 from m2sdk.errors import InputError
 
-MAX_GROUPS = 4  # objects one question names at most (relative direction names three)
+MAX_GROUPS = 6  # looks one question supervises at most: relative direction names three objects; a count
+# answered colour by colour (data.count_listing: colours) one per object of a 5-object room and the category
 # Targets have 2 * MAX_GROUPS columns: column g holds every cell of group g, column g + SPREAD one cell per
 # object of it; a plan entry is the column a look is at, so g + SPREAD is a spread look at group g.
 SPREAD = MAX_GROUPS
@@ -110,11 +111,14 @@ def group_cells(
     return out
 
 
-def listing_groups(record: Any, listed: list[dict[str, Any]]) -> tuple[list[list[str]], list[list[str]]]:
-    """Groups and mention phrases of a count whose answer lists its objects: one group per listed object
-    (the first MAX_GROUPS - 1), named by its colour word, then the whole category, named as in
-    :func:`mention_phrases`. So a listed colour looks at its own object, and every category word, in the
-    question and before each listed colour, at all of them.
+def listing_groups(
+    record: Any, listed: list[dict[str, Any]], by_colour: bool = False
+) -> tuple[list[list[str]], list[list[str]]]:
+    """Groups and mention phrases of a count whose answer goes through the objects: one group per listed
+    object (``by_colour``: per object of the room, whatever its category; the first MAX_GROUPS - 1), named
+    by its colour word, then the whole category, named as in :func:`mention_phrases`. So a colour word
+    looks at the object of that colour, and every category word, in the question and in the answer, at
+    all the counted ones. A colour no object in view has is not supervised.
 
     Example:
         >>> from types import SimpleNamespace as R
@@ -123,7 +127,8 @@ def listing_groups(record: Any, listed: list[dict[str, Any]]) -> tuple[list[list
         >>> listing_groups(R(task="object_count", scene={"objects": chairs}), chairs)
         ([['red chair'], ['blue chair'], ['red chair', 'blue chair']], [['red'], ['blue'], ['chairs', 'chair']])
     """
-    items = listed[: MAX_GROUPS - 1]
+    room = [o for o in (record.scene or {}).get("objects", []) if o.get("colour")]
+    items = (room if by_colour else listed)[: MAX_GROUPS - 1]
     category = [[o["name"] for o in listed]]
     groups = [[o["name"]] for o in items] + category
     return groups, [[o["colour"]] for o in items] + mention_phrases(record, category)
