@@ -336,18 +336,23 @@ def test_two_groundings_supervise_their_own_layers(labelled, tmp_path):
     assert {"grounding_loss", "grounding_loss_1"} <= logged
 
 
-def test_count_listing_names_the_counted_objects_most_visible_first_and_grounds_each_colour(labelled, tmp_path):
+def _listed_examples(labelled, tmp_path, listing):
+    """(record, ids, fast answer text, plan of head 0, targets, tokenizer) of every SFT example."""
     config = sft_config(labelled, tmp_path / "m", grounding=GroundingConfig(at="mentions", heads=2))
-    config.data.response, config.data.count_listing = "answer", "objects"
+    config.data.response, config.data.count_listing = "answer", listing
     trainer = build_sft_trainer(config)
     tokenizer = trainer.m2_processor.tokenizer
     records = {r.id: r for r in load_records(labelled / "samples.jsonl")[0]}
-    counts = 0
     for example in trainer.train_dataset:
-        record = records[example["id"]]
         ids, labels = np.asarray(example["input_ids"]), np.asarray(example["labels"])
         answer = tokenizer.decode(ids[labels != -100].tolist()).split("<answer>")[-1]
         plan, cells = np.asarray(example["grounding_plan"])[0, 0], np.asarray(example["grounding_targets"])
+        yield records[example["id"]], ids, answer, plan, cells, tokenizer
+
+
+def test_count_listing_names_the_counted_objects_most_visible_first_and_grounds_each_colour(labelled, tmp_path):
+    counts = 0
+    for record, ids, answer, plan, cells, tokenizer in _listed_examples(labelled, tmp_path, "objects"):
         if record.task != "object_count":
             assert answer.startswith("\\boxed{")  # other tasks answer as before
             continue
@@ -398,26 +403,17 @@ def test_listing_groups_and_when_a_count_is_not_listed():
 def test_count_by_colour_goes_through_the_palette_with_a_running_count(labelled, tmp_path):
     from m2sdk.data.scene import COLOURS_BGR
 
-    config = sft_config(labelled, tmp_path / "m", grounding=GroundingConfig(at="mentions", heads=2))
-    config.data.response, config.data.count_listing = "answer", "colours"
-    trainer = build_sft_trainer(config)
-    tokenizer = trainer.m2_processor.tokenizer
-    records = {r.id: r for r in load_records(labelled / "samples.jsonl")[0]}
     counts = 0
-    for example in trainer.train_dataset:
-        record = records[example["id"]]
+    for record, ids, answer, plan, _, tokenizer in _listed_examples(labelled, tmp_path, "colours"):
         if record.task != "object_count":
             continue
         counts += 1
-        ids, labels = np.asarray(example["input_ids"]), np.asarray(example["labels"])
-        answer = tokenizer.decode(ids[labels != -100].tolist()).split("<answer>")[-1]
         objects = {o["name"]: o for o in record.scene["objects"]}
         category = objects[record.scene["targets"][0]]["category"]
         counted = {objects[n]["colour"] for n in record.scene["targets"]}
         running = np.cumsum([c in counted for c in COLOURS_BGR])
         items = [f"{c} {category} {n}" for c, n in zip(COLOURS_BGR, running, strict=True)]
         assert answer.startswith("by colour: " + ", ".join(items) + ": \\boxed{" + str(len(counted)) + "}")
-        plan = np.asarray(example["grounding_plan"])[0, 0]
         in_room = [o for o in record.scene["objects"] if o["colour"]]
         for g, obj in enumerate(in_room):  # every room object's colour word looks at it, counted or not
             assert set(tokenizer.decode(ids[plan == g].tolist()).split()) == {obj["colour"]}

@@ -52,8 +52,8 @@ import torch
 from m2sdk.data.question_base import plural
 from m2sdk.errors import InputError
 
-MAX_GROUPS = 6  # looks one question supervises at most: relative direction names three objects; a count
-# answered colour by colour (data.count_listing: colours) one per object of a 5-object room and the category
+MAX_GROUPS = 6  # looks one question supervises at most: relative direction names three objects, and a count
+# answered colour by colour (data.count_listing: colours) needs one per object of a 5-object room + the category
 # Targets have 2 * MAX_GROUPS columns: column g holds every cell of group g, column g + SPREAD one cell per
 # object of it; a plan entry is the column a look is at, so g + SPREAD is a spread look at group g.
 SPREAD = MAX_GROUPS
