@@ -111,19 +111,19 @@ def load_images(paths: list[Path], config: ImageProcessorConfig) -> list[np.ndar
     return images
 
 
-def target_text(record: Any, mode: str, listed: list[dict[str, Any]] | None = None, listing: str | None = None) -> str:
+def target_text(record: Any, mode: str, lead: str = "") -> str:
     """The assistant text SFT teaches: the think block and boxed answer (``cot``) or just the answer,
-    which goes through the ``listed`` objects first (:func:`listed_objects`) as ``listing`` says
-    (``data.count_listing``)."""
+    after ``lead`` (a count's listing, :func:`count_lead`)."""
     answer = record.answer_text
     if record.answer_type == "numeric" and record.unit:
         answer = f"{answer} {record.unit}"
     if mode == "answer":  # the prompt already ends with the fast prefix "<think>\n\n</think>\n<answer>"
-        return _count_lead(listed, listing) + prompt.format_fast_answer(answer)
+        return lead + prompt.format_fast_answer(answer)
     return prompt.format_response(record.cot or "", answer)
 
 
-def _count_lead(listed: list[dict[str, Any]] | None, listing: str | None) -> str:
+def count_lead(listed: list[dict[str, Any]] | None, listing: str | None) -> str:
+    """What a fast count answer says before its count (``data.count_listing``), '' when nothing is listed."""
     if not listed:
         return ""
     category, colours = listed[0]["category"], [o["colour"] for o in listed]
@@ -174,7 +174,7 @@ def encode_sample(
     proc = type(processor)(processor.tokenizer, config, processor.max_context)
     inputs = proc(
         images, sample.record.question, video=video, options=sample.record.options,
-        reasoning=mode == "cot", response=target_text(sample.record, mode, listed, count_listing),
+        reasoning=mode == "cot", response=target_text(sample.record, mode, count_lead(listed, count_listing)),
     )  # fmt: skip
     labels = np.where(inputs.response_mask, inputs.input_ids, IGNORE_INDEX)  # (S,)
     example = {
