@@ -125,6 +125,25 @@ def test_camera_frames_become_48_visual_tokens():
     assert inputs.image_grid_thw.tolist() == [[1, 12, 16]]  # 168x224 px: 6x8 merged tokens
 
 
+def test_the_longest_count_listing_fits_the_fast_token_budget():
+    """A count taught with ``data.count_listing: colours`` answers through every palette colour; a budget
+    that cut it off would lose the boxed count (64 tokens did, for "plant pot")."""
+    from m2sdk.data.scene import CATEGORIES, COLOURS_BGR
+    from m2sdk.prompt import format_count_by_colour, format_fast_answer
+    from m2sdk.runtime.model import FAST_MAX_NEW_TOKENS
+    from m2sdk.tokenizer import M2Tokenizer
+
+    tokenizer = M2Tokenizer.from_folder(bundled_checkpoint("m2-mini"))
+    lengths = {
+        category.name: len(tokenizer.encode_text(
+            format_count_by_colour(category.name, list(COLOURS_BGR), set(COLOURS_BGR)) + format_fast_answer("10")
+        ))
+        for category in CATEGORIES
+    }  # fmt: skip
+    assert max(lengths.values()) <= FAST_MAX_NEW_TOKENS, lengths
+    assert lengths["plant pot"] > 64, lengths  # the case the budget was raised for
+
+
 @pytest.mark.parametrize("reasoning", [False, True])
 def test_answers_a_distance_question_with_a_distance_in_both_modes(mini, tmp_path, reasoning):
     (record,) = synth(tmp_path, n=1, seed=424242, tasks=("camera_distance",))

@@ -16,9 +16,10 @@ from m2sdk.processing import to_rgb
 from m2sdk.runtime.backends.base import Backend
 from m2sdk.runtime.generation import GenerationConfig, generate
 
-# Token budgets per mode: fast answers are a number or a letter, or a count after a short listing of what
-# was counted (a model trained with data.count_listing, about 4 tokens an object); reasoning needs room.
-FAST_MAX_NEW_TOKENS = 64
+# Token budgets per mode: fast answers are a number or a letter, or a count after a listing (a model trained
+# with data.count_listing: colours goes through the ten palette colours, 57 tokens for "chair" and 67 for
+# "plant pot" with m2-mini's tokenizer); generation stops at </answer>. Reasoning needs room.
+FAST_MAX_NEW_TOKENS = 96
 REASONING_MAX_NEW_TOKENS = 1024
 
 
@@ -68,7 +69,7 @@ class Model:
             frames: One frame (numpy BGR by default, PIL image or path) or a list of them.
             prompt: The question, in plain text.
             reasoning: False gives the fast answer-only mode (no chain of thought).
-            max_new_tokens: Token budget; default 1024 with reasoning, 64 without.
+            max_new_tokens: Token budget; default 1024 with reasoning, 96 without.
             temperature: 0 for greedy decoding (deterministic), > 0 to sample.
             numbers: With ``temperature=0``: "median" writes a boxed number's digits at the median of the
                 model's distribution (:mod:`m2sdk.runtime.numbers`: less error than the most likely
