@@ -12,6 +12,7 @@ import json
 
 import torch
 
+from m2train.config import COUNT_LISTINGS
 from m2train.image_use import image_gap
 
 
@@ -21,9 +22,15 @@ def main() -> None:
     parser.add_argument("--data", required=True)
     parser.add_argument("--n", type=int, default=128)
     parser.add_argument("--tasks", nargs="*", default=None)
+    parser.add_argument(
+        "--count-listing",
+        choices=COUNT_LISTINGS,
+        default=None,
+        help="the data.count_listing the model was trained with (counts are scored with it)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
-    print(json.dumps(image_gap(args.model, args.data, args.n, args.tasks)))
+    print(json.dumps(image_gap(args.model, args.data, args.n, args.tasks, count_listing=args.count_listing)))
 
 
 if __name__ == "__main__":

@@ -37,3 +37,12 @@ def test_no_gap_when_every_question_shows_the_same_frame(fresh_rooms, tmp_path):
     shutil.copytree(fresh_rooms / "images", tmp_path / "images")
     gap = image_gap("m2-mini", str(tmp_path), n=32, tasks=["camera_distance"])
     assert gap["shuffled"] == pytest.approx(gap["real"], abs=1e-6) and gap["blank"] != gap["real"], gap
+
+
+def test_counts_are_scored_with_the_listing_the_model_was_taught(tmp_path):
+    """With ``count_listing`` a count's scored answer is its colour-by-colour listing: a model taught the
+    listing (the recipe's count stage) is measured on what it says, not on a bare boxed number."""
+    synthesize(SynthConfig(tmp_path, n=16, seed=4242, tasks=("object_count",), **ROOMS))
+    bare = image_gap("m2-mini", str(tmp_path), n=16, tasks=["object_count"])
+    listed = image_gap("m2-mini", str(tmp_path), n=16, tasks=["object_count"], count_listing="colours")
+    assert listed["real"] != pytest.approx(bare["real"], abs=1e-3), (bare, listed)

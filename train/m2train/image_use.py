@@ -28,11 +28,19 @@ def answer_loss(model, batch: dict) -> float:
     return torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, ignore_index=IGNORE_INDEX).item()
 
 
-def image_gap(model_path: str, data: str, n: int, tasks: list[str] | None, batch_size: int = 16) -> dict:
+def image_gap(
+    model_path: str, data: str, n: int, tasks: list[str] | None, batch_size: int = 16,
+    count_listing: str | None = None,
+) -> dict:  # fmt: skip
+    """The mean answer loss with real, shuffled and blank frames, and the gap (shuffled − real).
+
+    ``count_listing`` is the SFT option the model was trained with (``data.count_listing``): a count's
+    answer is then scored with its listing, the answer the model learnt to give, not a bare ``\\boxed{}``.
+    """
     model, processor = load_model(model_path)
     model.eval()
     samples = load_mixture([DatasetSpec(path=data, tasks=tasks, max_samples=n)])
-    examples = SFTExamples(samples, processor, max_length=4096, mode="answer")
+    examples = SFTExamples(samples, processor, max_length=4096, mode="answer", count_listing=count_listing)
     collate = SFTCollator(processor)
     totals = {"real": 0.0, "shuffled": 0.0, "blank": 0.0}
     batches = 0
