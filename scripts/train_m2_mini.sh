@@ -3,15 +3,16 @@
 # and put it into the package (about 2 h on 2 CPU cores, no network; the result ships, so users never
 # need to run it):
 #
-#   bash scripts/train_m2_mini.sh   # data -> m2 train vision -> sft (reading) -> sft -> rl -> m2 eval -> 4 bundles
+#   bash scripts/train_m2_mini.sh   # data -> vision -> sft (reading, all, counting) -> rl -> m2 eval -> 4 bundles
 #
 # 1. m2 data synth --labels: 24k training questions (seed 0) and 2000 held-out ones (seed 90001, 400 per task) about
 #    simple rooms (3-5 objects, one colour each, every length in metres) at 224x168, the frame size m2-mini
 #    sees, with dense instance/depth labels beside each training frame.
 # 2. m2 train vision (train/configs/m2_mini_vision.yaml: the vision tower learns the vision code from the
-#    labels), m2 train sft twice (train/configs/m2_mini_sft_read.yaml: the decoder learns to find the named
-#    object and read its depth on camera-distance questions alone; train/configs/m2_mini_sft.yaml: all five
-#    tasks), then m2 train rl (train/configs/m2_mini_rl.yaml: GRPO on camera distance and object size, EDNM reward).
+#    labels), m2 train sft three times (train/configs/m2_mini_sft_read.yaml: the decoder learns to find the
+#    named object and read its depth on camera-distance questions alone; train/configs/m2_mini_sft.yaml: all
+#    five tasks; train/configs/m2_mini_sft_count.yaml: counts answered colour by colour), then m2 train rl
+#    (train/configs/m2_mini_rl.yaml: GRPO on camera distance and object size, EDNM reward).
 # 3. m2 eval of the SFT and the RL checkpoints on the held-out set, beside the constant and random
 #    baselines (computed from the training set by the same code); m2 export to fp32/fp16/int8/int4 bundles,
 #    each evaluated on ONNX Runtime the same way.
@@ -40,11 +41,12 @@ step "2/4 training: vision code, SFT, then RL (EDNM)"
 m2 train vision train/configs/m2_mini_vision.yaml --output-dir "$WORK/vision" --resume never
 m2 train sft train/configs/m2_mini_sft_read.yaml --output-dir "$WORK/sft-read" --resume never
 m2 train sft train/configs/m2_mini_sft.yaml --output-dir "$WORK/sft" --resume never
+m2 train sft train/configs/m2_mini_sft_count.yaml --output-dir "$WORK/sft-count" --resume never
 m2 train rl train/configs/m2_mini_rl.yaml --output-dir "$WORK/rl" --resume never
 
 step "3/4 evaluation and quantized bundles"
 EVAL=(--data "$WORK/data/heldout" --fast --baselines "$WORK/data/train")
-m2 eval --model "$WORK/sft/final" "${EVAL[@]}" --backend torch --out "$WORK/eval/sft"
+m2 eval --model "$WORK/sft-count/final" "${EVAL[@]}" --backend torch --out "$WORK/eval/sft"
 m2 eval --model "$WORK/rl/final" "${EVAL[@]}" --backend torch --out "$WORK/eval/rl"
 for precision in fp32 fp16 int8 int4; do
   m2 export "$WORK/rl/final" --out "$WORK/bundles/$precision" --precision "$precision" --image-size 224x168 \

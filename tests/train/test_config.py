@@ -14,8 +14,8 @@ CONFIGS = Path(__file__).resolve().parents[2] / "train" / "configs"
 
 
 SHIPPED = [("sft_tiny", "sft"), ("sft_7b", "sft"), ("rl_tiny", "rl"), ("rl_7b", "rl"), ("m2_mini_sft", "sft"),
-           ("m2_mini_sft_read", "sft"), ("m2_mini_rl", "rl"), ("m2_mini_vision", "vision"),
-           ("vision_tiny", "vision")]  # fmt: skip
+           ("m2_mini_sft_read", "sft"), ("m2_mini_sft_count", "sft"), ("m2_mini_rl", "rl"),
+           ("m2_mini_vision", "vision"), ("vision_tiny", "vision")]  # fmt: skip
 
 
 @pytest.mark.parametrize("name, kind", SHIPPED)
@@ -94,16 +94,18 @@ def test_m2_mini_recipe_is_fast_mode_end_to_end():
     from m2train.common import training_kwargs
 
     sft = load_config(CONFIGS / "m2_mini_sft.yaml", "sft")
+    count = load_config(CONFIGS / "m2_mini_sft_count.yaml", "sft")
     rl = load_config(CONFIGS / "m2_mini_rl.yaml", "rl")
-    assert sft.data.response == "answer" and rl.rollout.reasoning is False
-    assert rl.model.init == f"{sft.output_dir}/final" and rl.rewards.numeric == "ednm"
+    assert sft.data.response == count.data.response == "answer" and rl.rollout.reasoning is False
+    assert count.model.init == f"{sft.output_dir}/final" and count.data.count_listing == "colours"
+    assert rl.model.init == f"{count.output_dir}/final" and rl.rewards.numeric == "ednm"
     assert training_kwargs(sft)["adam_epsilon"] == sft.optim.adam_epsilon == 1e-12
     vision = load_config(CONFIGS / "m2_mini_vision.yaml", "vision")
     read = load_config(CONFIGS / "m2_mini_sft_read.yaml", "sft")
     assert read.model.init == f"{vision.output_dir}/final"  # SFT reads the code the vision stage wrote
     assert sft.model.init == f"{read.output_dir}/final" and read.data.response == "answer"
     assert [d.tasks for d in read.data.datasets] == [["camera_distance"]]  # the reading stage is one task
-    for later in (read, sft, rl):
+    for later in (read, sft, count, rl):
         assert later.model.freeze_vision and later.model.freeze_projector
 
 
