@@ -37,11 +37,11 @@ CHECKPOINT_FILES = ("config.json", "generation_config.json", "model.safetensors"
 NUMERIC = ("camera_distance", "object_count", "object_size")
 DISTANCE_MARGIN = 0.15  # the target: camera-distance MRA at least this far above the constant answer
 BUNDLES = ("fp32", "fp16", "int8", "int4")
+COUNT_STAGE = "train/configs/m2_mini_sft_count.yaml"  # its data.count_listing is how the model answers counts
 CONFIGS = (
     "train/configs/m2_mini_vision.yaml", "train/configs/m2_mini_sft_read.yaml", "train/configs/m2_mini_sft.yaml",
-    "train/configs/m2_mini_sft_count.yaml", "train/configs/m2_mini_rl.yaml",
+    COUNT_STAGE, "train/configs/m2_mini_rl.yaml",
 )  # fmt: skip
-COUNT_STAGE = "train/configs/m2_mini_sft_count.yaml"  # its data.count_listing is how the model answers counts
 
 
 def sha256(path: Path) -> str:

@@ -125,8 +125,8 @@ class DataConfig:
             ``objects`` names the counted ones ("1 chair yellow, 2 chair cyan, 3 chair none: \\boxed{2}",
             :func:`m2sdk.prompt.format_count_listing`; m2-mini learnt the first, not when to stop);
             ``colours`` asks about every colour with a running count ("by colour: red chair 0, ...,
-            yellow chair 1, ...: \\boxed{2}", :func:`m2sdk.prompt.format_count_by_colour`; m2-mini counted
-            8.8 MRA above the constant answer with it).
+            yellow chair 1, ...: \\boxed{2}", :func:`m2sdk.prompt.format_count_by_colour`; m2-mini's counting
+            stage, train/configs/m2_mini_sft_count.yaml, uses it).
     """
 
     datasets: list[DatasetSpec] = field(default_factory=list)
