@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from m2train.config import CurriculumConfig, Stage
-from m2train.curriculum import CurriculumSampler, batches_done, total_generation_batches
+from m2train.curriculum import CurriculumSampler, answer_order, batches_done, total_generation_batches
 
 DIFFS = np.linspace(0.0, 1.0, 41)  # 41 prompts, difficulty 0.000, 0.025, ..., 1.0
 
@@ -79,3 +79,36 @@ def test_batch_arithmetic():
     assert total_generation_batches(10, grad_accum=2, steps_per_generation=2, num_iterations=1) == 10
     assert total_generation_batches(10, grad_accum=1, steps_per_generation=1, num_iterations=2) == 5
     assert batches_done(3, 2, 2, 1) == 3 and batches_done(0, 1, 1, 1) == 0
+
+
+def test_answer_order_is_spearman_per_numeric_task():
+    diffs = list(np.linspace(0, 1, 40)) * 3
+    rising, falling, letters = list(range(40)), [1.0 / (i + 1) for i in range(40)], ["A", "B"] * 20
+    tasks = ["count"] * 40 + ["size"] * 40 + ["direction"] * 40
+    order = answer_order(diffs, rising + falling + letters, tasks)
+    assert order == {"count": 1.0, "size": -1.0}  # choice letters are not numbers: no entry
+    ties = answer_order(np.linspace(0, 1, 40), [1] * 20 + [2] * 20, ["count"] * 40)["count"]
+    assert 0.86 < ties < 0.87  # average ranks: sqrt(3)/2 for one step over sorted difficulties
+    assert answer_order([0.1] * 40, rising, ["count"] * 40) == {}  # no spread in difficulty
+    assert answer_order(diffs[:10], rising[:10], ["count"] * 10) == {}  # too few to say
+
+
+def test_synthetic_difficulty_orders_counts_and_rl_warns(tmp_path, caplog):
+    """The generator scores crowded rooms as hard, so a window curriculum would feed small counts first."""
+    import datasets
+
+    from m2sdk.data.synth import SynthConfig, synthesize
+    from m2train.rl import warn_answer_order
+
+    config = SynthConfig(tmp_path, n=60, seed=7, width=112, height=84, objects=(3, 8), tasks=("object_count",))
+    records = synthesize(config)
+    table = datasets.Dataset.from_dict({"task": [r.task for r in records], "answer": [str(r.answer) for r in records]})
+    with caplog.at_level("WARNING", logger="m2train.rl"):
+        ordered = warn_answer_order(table, [r.difficulty for r in records])
+    assert ordered["object_count"] >= 0.5
+    assert "object_count" in caplog.text and "curriculum.kind: none" in caplog.text
+    caplog.clear()
+    shuffled = list(np.random.default_rng(0).permutation([r.difficulty for r in records]))
+    with caplog.at_level("WARNING", logger="m2train.rl"):
+        assert warn_answer_order(table, shuffled) == {}
+    assert caplog.text == ""

@@ -8,6 +8,12 @@ The sampler decides, for each generation batch b of B, which prompts it holds; p
 * ``window``: a window of width w slides from [0, w] at the start to [1 − w, 1] at the end.
 * ``none``: a plain shuffled pass over the data, epoch after epoch.
 
+A curriculum orders the *answers* too when a task's difficulty ranks with its numeric answer (the
+synthetic generator scores far objects, crowded counts and small objects as hard): the window then feeds
+near objects first and far ones last, and GRPO, which follows each batch, learns the answer range of the
+batch rather than the frame. :func:`answer_order` measures that rank correlation per task, and the RL
+trainer warns when a curriculum is on and some task is above :data:`ANSWER_ORDER_WARN`.
+
 If fewer prompts than a batch needs fall inside the window, the ones nearest its centre are used. A
 batch is drawn from a generator seeded by (seed, b), so the whole order is a function of the seed and the
 data: a resumed run re-creates it and skips the batches already trained (Trainer's data skip), and
@@ -35,6 +41,9 @@ import numpy as np
 from torch.utils.data import Sampler
 
 from m2train.config import CurriculumConfig
+
+ANSWER_ORDER_WARN = 0.5  # |Spearman rho| between difficulty and numeric answer that the RL trainer warns at
+MIN_ORDER_SAMPLES = 20
 
 
 class CurriculumSampler(Sampler[int]):
@@ -137,3 +146,41 @@ def batches_done(global_step: int, grad_accum: int, steps_per_generation: int, n
 def total_generation_batches(max_steps: int, grad_accum: int, steps_per_generation: int, num_iterations: int) -> int:
     """Generation batches a run of ``max_steps`` optimizer steps consumes (TRL's batching arithmetic)."""
     return max(1, -(-max_steps * grad_accum // (steps_per_generation * num_iterations)))
+
+
+def answer_order(difficulties: Sequence[float], answers: Sequence[Any], tasks: Sequence[str]) -> dict[str, float]:
+    """Spearman's rank correlation between difficulty and numeric answer, per task.
+
+    Only tasks with at least :data:`MIN_ORDER_SAMPLES` numeric answers (and some spread in both) are
+    reported; choice letters and unparsable answers are skipped.
+
+    Example:
+        >>> answer_order([0.1 * i for i in range(30)], list(range(30)), ["count"] * 30)
+        {'count': 1.0}
+    """
+    by_task: dict[str, tuple[list[float], list[float]]] = {}
+    for difficulty, answer, task in zip(difficulties, answers, tasks, strict=True):
+        try:
+            value = float(answer)
+        except (TypeError, ValueError):
+            continue
+        if difficulty is None or not np.isfinite(value):
+            continue
+        by_task.setdefault(task, ([], []))
+        by_task[task][0].append(float(difficulty))
+        by_task[task][1].append(value)
+    out = {}
+    for task, (ds, vs) in by_task.items():
+        if len(ds) < MIN_ORDER_SAMPLES or len(set(ds)) < 2 or len(set(vs)) < 2:
+            continue
+        out[task] = round(float(np.corrcoef(_average_ranks(ds), _average_ranks(vs))[0, 1]), 4)
+    return out
+
+
+def _average_ranks(values: Sequence[float]) -> np.ndarray:
+    """Ranks with ties given their mean rank (counts tie a lot), as Spearman's rho needs."""
+    x = np.asarray(values, dtype=np.float64)
+    ranks = np.empty(len(x))
+    ranks[np.argsort(x, kind="stable")] = np.arange(len(x))
+    _, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+    return (np.bincount(inverse, weights=ranks) / counts)[inverse]

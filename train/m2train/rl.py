@@ -38,7 +38,13 @@ from m2sdk.prompt import FAST_RESPONSE_PREFIX
 from m2train.checkpointing import AtomicCheckpointMixin, read_state, resolve_resume
 from m2train.common import callbacks_for, load_policy, run_config_dict, train_and_save, training_kwargs
 from m2train.config import RLRunConfig
-from m2train.curriculum import CurriculumSampler, batches_done, total_generation_batches
+from m2train.curriculum import (
+    ANSWER_ORDER_WARN,
+    CurriculumSampler,
+    answer_order,
+    batches_done,
+    total_generation_batches,
+)
 from m2train.data import load_mixture, rl_dataset
 from m2train.faults import FaultChecksMixin, NonFiniteError
 from m2train.kl import KLScheduleCallback
@@ -84,6 +90,8 @@ class M2GRPOTrainer(FaultChecksMixin, AtomicCheckpointMixin, GRPOTrainer):
             cfg, args = self.run_config, self.args
             column = self.train_dataset.data.column("difficulty").to_pylist()  # Arrow: no image decoding
             difficulties = [cfg.curriculum.default_difficulty if d is None else d for d in column]
+            if cfg.curriculum.kind != "none":
+                warn_answer_order(self.train_dataset, difficulties)
             spg = args.steps_per_generation
             self._sampler = CurriculumSampler(
                 difficulties, cfg.curriculum,
@@ -235,6 +243,22 @@ def build_rl_trainer(config: RLRunConfig) -> M2GRPOTrainer:
         train_dataset=dataset,
         callbacks=callbacks_for(config),
     )
+
+
+def warn_answer_order(dataset: Any, difficulties: list[float]) -> dict[str, float]:
+    """Warn about tasks whose numeric answers the curriculum would order (see :func:`answer_order`)."""
+    data = dataset.data  # Arrow columns: no image decoding
+    order = answer_order(difficulties, data.column("answer").to_pylist(), data.column("task").to_pylist())
+    ordered = {task: rho for task, rho in order.items() if abs(rho) >= ANSWER_ORDER_WARN}
+    if ordered:
+        listed = ", ".join(f"{task} (rho {rho:+.2f})" for task, rho in sorted(ordered.items()))
+        logger.warning(
+            "curriculum: difficulty ranks with the answer for %s, so the curriculum also orders the answers and "
+            "RL learns each batch's answer range (m2-mini's RL lost count and distance that way); "
+            "curriculum.kind: none avoids it",
+            listed,
+        )
+    return ordered
 
 
 def check_resume_curriculum(trainer: M2GRPOTrainer, config: RLRunConfig) -> None:
