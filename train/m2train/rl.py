@@ -254,7 +254,8 @@ def warn_answer_order(dataset: Any, difficulties: list[float]) -> dict[str, floa
         listed = ", ".join(f"{task} (rho {rho:+.2f})" for task, rho in sorted(ordered.items()))
         logger.warning(
             "curriculum: difficulty ranks with the answer for %s, so the curriculum also orders the answers and "
-            "RL learns each batch's answer range (m2-mini's RL lost count and distance that way); "
+            "GRPO follows each batch's answer range (m2-mini's counts swung from too few to too many over one run; "
+            "docs/m2_mini.md); "
             "curriculum.kind: none avoids it",
             listed,
         )
