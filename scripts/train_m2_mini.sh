@@ -12,7 +12,8 @@
 #    labels), m2 train sft three times (train/configs/m2_mini_sft_read.yaml: the decoder learns to find the
 #    named object and read its depth on camera-distance questions alone; train/configs/m2_mini_sft.yaml: all
 #    five tasks; train/configs/m2_mini_sft_count.yaml: counts answered colour by colour), then m2 train rl
-#    (train/configs/m2_mini_rl.yaml: GRPO on camera distance and object size, EDNM reward).
+#    (train/configs/m2_mini_rl.yaml: GRPO on camera distance, object size and count, EDNM reward, MRA for
+#    counts, no curriculum).
 # 3. m2 eval of the SFT and the RL checkpoints on the held-out set, beside the constant and random
 #    baselines (computed from the training set by the same code); m2 export to fp32/fp16/int8/int4 bundles,
 #    each evaluated on ONNX Runtime the same way.

@@ -127,7 +127,12 @@ def test_camera_frames_become_48_visual_tokens():
 
 def test_the_longest_count_listing_fits_the_fast_token_budget():
     """A count taught with ``data.count_listing: colours`` answers through every palette colour; a budget
-    that cut it off would lose the boxed count (64 tokens did, for "plant pot")."""
+    that cut it off would lose the boxed count (64 tokens did, for "plant pot"). RL rolls counts out too,
+    so its completion budget must hold the listing as well (a clipped rollout has no boxed count)."""
+    from pathlib import Path
+
+    import yaml
+
     from m2sdk.data.scene import CATEGORIES, COLOURS_BGR
     from m2sdk.prompt import format_count_by_colour, format_fast_answer
     from m2sdk.runtime.model import FAST_MAX_NEW_TOKENS
@@ -142,6 +147,9 @@ def test_the_longest_count_listing_fits_the_fast_token_budget():
     }  # fmt: skip
     assert max(lengths.values()) <= FAST_MAX_NEW_TOKENS, lengths
     assert lengths["plant pot"] > 64, lengths  # the case the budget was raised for
+    rl = yaml.safe_load((Path(__file__).resolve().parents[2] / "train/configs/m2_mini_rl.yaml").read_text())
+    if any("object_count" in (d.get("tasks") or ["object_count"]) for d in rl["data"]["datasets"]):
+        assert max(lengths.values()) <= rl["rollout"]["max_completion_length"], lengths
 
 
 @pytest.mark.parametrize("reasoning", [False, True])
