@@ -6,6 +6,7 @@ so a model is always asked the way it was trained.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Sequence
 
 from m2sdk import tokens
@@ -94,6 +95,56 @@ def format_count_by_colour(category: str, palette: Sequence[str], present: Colle
         count += colour in present
         items.append(f"{colour} {category} {count}")
     return "by colour: " + ", ".join(items) + ": "
+
+
+_BY_COLOUR_STEP = re.compile(r"([a-z]+) ([a-z][a-z ]*?) (\d+)")
+
+
+def read_count_by_colour(text: str) -> list[tuple[str, str, int]]:
+    """The steps ``(colour, category, running count)`` of a :func:`format_count_by_colour` listing in
+    ``text``, in order; the listing ends at its ``:`` or at the first step that does not read as one.
+
+    Why: RL scores each step of a count's listing against the scene (``rewards.listing_weight``), so the
+    listing is read back by the code that writes it.
+
+    Example:
+        >>> read_count_by_colour("<answer>by colour: red chair 0, cyan chair 1, white chair 2: \\boxed{2}")
+        [('red', 'chair', 0), ('cyan', 'chair', 1), ('white', 'chair', 2)]
+    """
+    start = text.find("by colour: ")
+    if start < 0:
+        return []
+    steps = []
+    for item in text[start + len("by colour: ") :].split(":")[0].split(", "):
+        match = _BY_COLOUR_STEP.fullmatch(item.strip())
+        if match is None:
+            break
+        steps.append((match[1], match[2], int(match[3])))
+    return steps
+
+
+def format_position_listing(objects: Sequence[tuple[str, str, float, float]]) -> str:
+    """What a fast answer to a relative question can say before its ``\\boxed{}`` letter: where each object
+    the question names is, as ``(letter, name, lateral_m, depth_m)`` in the camera frame (letter '' for
+    an object that is not an option), to 0.1 m.
+
+    Why: a small decoder does not compare two or three objects in one step (docs/m2_mini.md, "Counting and
+    comparing"), but it reads one named object's depth and side of the image, the lookup camera distance
+    uses; written out, the comparison left for the letter is between numbers already in the text, and the
+    ground plane of the synthetic rooms makes (lateral, depth) enough to answer both relative questions.
+
+    Example:
+        >>> format_position_listing([("", "red bin", -0.42, 3.06), ("A", "blue bed", 1.2, 2.0)])
+        'where: red bin left 0.4 at 3.1, A blue bed right 1.2 at 2.0: '
+
+    The leading "where:" puts a space before the first name, so it is the same tokens as in the question
+    (and the same words SFT grounds; a name straight after ``<answer>`` would be other tokens).
+    """
+    items = []
+    for letter, name, lateral, depth in objects:
+        side = "left" if lateral < 0 else "right"
+        items.append(f"{letter} {name}".strip() + f" {side} {abs(lateral):.1f} at {depth:.1f}")
+    return "where: " + ", ".join(items) + ": "
 
 
 def system_turn(system: str = SYSTEM_PROMPT) -> str:

@@ -191,3 +191,14 @@ def test_a_count_after_its_listing_is_the_boxed_number_not_the_listed_ones():
     parsed = parse_answer(FAST_RESPONSE_PREFIX + listing + format_fast_answer("2"))
     assert (parsed.value, parsed.boxed, parsed.well_formed) == (2.0, "2", True)
     assert parse_answer(FAST_RESPONSE_PREFIX + listing[:30]).boxed is None  # cut off: not well formed
+
+
+def test_a_colour_listing_reads_back_step_by_step():
+    from m2sdk.prompt import format_count_by_colour, read_count_by_colour
+
+    listing = format_count_by_colour("plant pot", ["red", "blue", "white"], {"blue", "white"})
+    assert read_count_by_colour("<answer>" + listing + "\\boxed{2}") == [
+        ("red", "plant pot", 0), ("blue", "plant pot", 1), ("white", "plant pot", 2)
+    ]  # fmt: skip
+    assert read_count_by_colour("by colour: red chair 0, blue chair x, white chair 1: ") == [("red", "chair", 0)]
+    assert read_count_by_colour("\\boxed{2}") == []

@@ -152,6 +152,23 @@ def test_the_longest_count_listing_fits_the_fast_token_budget():
         assert max(lengths.values()) <= rl["rollout"]["max_completion_length"], lengths
 
 
+def test_the_longest_position_listing_fits_the_fast_token_budget():
+    """A relative question taught with ``data.position_listing`` first says where each object it names is:
+    up to five (a target and four options) with the longest names of the synthetic rooms must leave room for
+    the boxed letter."""
+    from m2sdk.data.scene import CATEGORIES, COLOURS_BGR
+    from m2sdk.prompt import format_fast_answer, format_position_listing
+    from m2sdk.runtime.model import FAST_MAX_NEW_TOKENS
+    from m2sdk.tokenizer import M2Tokenizer
+
+    tokenizer = M2Tokenizer.from_folder(bundled_checkpoint("m2-mini"))
+    names = [f"{colour} {category.name}" for colour in COLOURS_BGR for category in CATEGORIES]
+    longest = sorted(names, key=lambda name: -len(tokenizer.encode_text(" " + name)))[:5]
+    objects = [(letter, name, -9.9, 19.9) for letter, name in zip(["", "A", "B", "C", "D"], longest, strict=True)]
+    length = len(tokenizer.encode_text(format_position_listing(objects) + format_fast_answer("D")))
+    assert 60 < length <= FAST_MAX_NEW_TOKENS, (length, longest)
+
+
 @pytest.mark.parametrize("reasoning", [False, True])
 def test_answers_a_distance_question_with_a_distance_in_both_modes(mini, tmp_path, reasoning):
     (record,) = synth(tmp_path, n=1, seed=424242, tasks=("camera_distance",))

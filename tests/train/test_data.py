@@ -114,6 +114,26 @@ def test_rl_rows_and_lazy_images(tiny_data, processor):
     assert row["answer"] == samples[1].record.answer and row["options"] == ["left", "right"]
     assert len(row["images"]) == 1 and row["images"][0].shape == (56, 56, 3)  # resized to the dataset budget
     assert ds.data.column("task").to_pylist()[:2] == ["camera_distance", "relative_direction"]
+    assert ds.data.column("listing").to_pylist()[:2] == ["", ""]  # only counts have a listing
+
+
+def test_rl_rows_carry_a_counts_listing_as_sft_teaches_it(tmp_path, processor):
+    from m2sdk.data.synth import SynthConfig, synthesize
+    from m2train.data import count_lead, listed_objects
+
+    tasks = ("object_count", "camera_distance")
+    room = {"width": 112, "height": 84, "objects": (3, 5), "unique_colours": True}
+    synthesize(SynthConfig(tmp_path, n=6, seed=3, tasks=tasks, **room))
+    samples = load_mixture([DatasetSpec(path=str(tmp_path))])
+    listings = rl_dataset(samples, processor.config).data.column("listing").to_pylist()
+    for sample, listing in zip(samples, listings, strict=True):
+        if sample.record.task != "object_count":
+            assert listing == ""
+            continue
+        assert listing == count_lead(listed_objects(sample.record), "colours") and listing.startswith("by colour: ")
+        colours = {o["colour"] for o in sample.record.counted_objects()}
+        assert listing.endswith(f" {len(colours)}: ")  # the running count ends at the answer
+    assert any(listings)
 
 
 def test_trl_processor_round_trip_and_ids_match_m2(tiny_data, processor):

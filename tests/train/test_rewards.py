@@ -126,3 +126,47 @@ def test_fast_mode_rewards_score_the_prompt_prefix_plus_the_completion():
     assert fast["format"]([completion] * 3, **columns())[0] == 1.0
     assert fast["ednm"]([completion] * 3, **columns())[0] == pytest.approx(math.exp(-2.0 * 0.5 / 2.5))
     assert fast["ednm"].__name__ == "ednm"  # TRL logs rewards under the wrapped function's name
+
+
+def test_listing_reward_scores_each_step_of_a_count_by_its_increment():
+    from m2sdk.prompt import FAST_RESPONSE_PREFIX, format_count_by_colour, format_fast_answer
+    from m2train.rewards import listing_reward
+
+    palette = ["red", "green", "cyan", "white"]
+    taught = format_count_by_colour("chair", palette, {"green", "white"})  # steps 0, 1, 1, 2
+    answer = lambda present, n: (
+        FAST_RESPONSE_PREFIX
+        + format_count_by_colour("chair", palette, present)
+        + (  # noqa: E731
+            format_fast_answer(str(n))
+        )
+    )
+    assert listing_reward([answer({"green", "white"}, 2)], [taught]) == [1.0]
+    # a stray chair at red: one wrong step, although every running count after it is off by one
+    assert listing_reward([answer({"red", "green", "white"}, 3)], [taught]) == [0.75]
+    assert listing_reward([answer({"green"}, 1)], [taught]) == [0.75]  # white missed
+    other = FAST_RESPONSE_PREFIX + format_count_by_colour("table", palette, {"green", "white"}) + "\\boxed{2}"
+    assert listing_reward([other], [taught]) == [0.0]  # the wrong category at every step
+    cut = FAST_RESPONSE_PREFIX + "by colour: red chair 0, green chair 1, cy"
+    assert listing_reward([cut], [taught]) == [0.5]  # two of four steps said
+    assert listing_reward([FAST_RESPONSE_PREFIX + "\\boxed{2}</answer>"], [taught]) == [0.0]
+
+
+def test_the_listing_reward_is_its_own_component_for_counts_with_a_listing():
+    from m2sdk.prompt import FAST_RESPONSE_PREFIX, format_count_by_colour
+    from m2train.rewards import task_columns
+
+    taught = format_count_by_colour("chair", ["red", "blue"], {"blue"})
+    cols = {**columns(), "listing": ["", taught, ""], "task": ["camera_distance", "object_count", "geometry"]}
+    cols["answer_type"], cols["answer"], cols["options"] = ["numeric"] * 3, ["2.5", "1", "0.5"], [None] * 3
+    config = RewardsConfig(routes={"geometry": "math"}, listing_weight=0.5)
+    funcs, weights = make_reward_funcs(config, ["ednm", "math"], completion_prefix=FAST_RESPONSE_PREFIX, listed=True)
+    assert [f.__name__ for f in funcs] == ["format", "ednm", "math", "listing"] and weights == [0.5, 1.0, 1.0, 0.5]
+    assert task_columns(funcs) == [1, 2]  # pass rates and sample weights read the task rewards only
+    completion = taught + "\\boxed{1}</answer>"
+    listing = funcs[-1]([completion, completion, completion], **cols)
+    assert listing == [None, 1.0, None]
+    assert funcs[-1]([taught + "\\boxed{1}"] * 3, **cols)[1] == 0.0  # no </answer>: gated on the format
+    plain, _ = make_reward_funcs(RewardsConfig(listing_weight=0.5), ["ednm"], listed=False)  # nothing to list
+    off, _ = make_reward_funcs(RewardsConfig(), ["ednm"], listed=True)
+    assert [f.__name__ for f in plain] == [f.__name__ for f in off] == ["format", "ednm"]

@@ -127,12 +127,17 @@ class DataConfig:
             ``colours`` asks about every colour with a running count ("by colour: red chair 0, ...,
             yellow chair 1, ...: \\boxed{2}", :func:`m2sdk.prompt.format_count_by_colour`; m2-mini's counting
             stage, train/configs/m2_mini_sft_count.yaml, uses it).
+        position_listing: With ``response: answer``, a relative question's answer first says where each object
+            it names is ("where: red bin left 0.4 at 3.1, A blue bed right 1.2 at 2.0, ...: \\boxed{A}",
+            :func:`m2train.data.position_lead`): one lookup per object, which a small decoder learns, and
+            the comparison left in the text (docs/m2_mini.md, "Comparing by listing positions").
     """
 
     datasets: list[DatasetSpec] = field(default_factory=list)
     max_length: int = 4096
     response: str = "cot"
     count_listing: str | None = None
+    position_listing: bool = False
 
     def __post_init__(self) -> None:
         if not self.datasets:
@@ -143,6 +148,8 @@ class DataConfig:
             _choice("data", "count_listing", self.count_listing, COUNT_LISTINGS)
         if self.count_listing and self.response != "answer":
             raise ValueError("data.count_listing needs data.response: answer (a cot already lists what it counts)")
+        if self.position_listing and self.response != "answer":
+            raise ValueError("data.position_listing needs data.response: answer (a cot already says where things are)")
 
 
 @dataclass
@@ -298,6 +305,10 @@ class RewardsConfig:
         gate_on_format: Give the task reward only to well-formed completions. The answer parser is
             lenient (it reads the boxed answer out of broken text, as evaluation should), so without the
             gate a policy can earn task reward with malformed guesses (several ``\\boxed{}``, no tags).
+        listing_weight: Weight of the **listing** reward of counts answered colour by colour (the SFT option
+            ``data.count_listing: colours``; fast-mode rollouts): the share of the listing's steps whose
+            colour, category and increment match the scene (:func:`m2train.rewards.listing_reward`). The
+            count's MRA is one number for ten decisions; this scores each decision. 0 turns it off.
     """
 
     format_weight: float = 0.5
@@ -306,9 +317,11 @@ class RewardsConfig:
     ednm_decay: float = 2.0
     routes: dict[str, str] = field(default_factory=dict)
     gate_on_format: bool = True
+    listing_weight: float = 0.0
 
     def __post_init__(self) -> None:
         _positive("rewards", "format_weight", self.format_weight, allow_zero=True)
+        _positive("rewards", "listing_weight", self.listing_weight, allow_zero=True)
         _positive("rewards", "task_weight", self.task_weight)
         _choice("rewards", "numeric", self.numeric, NUMERIC_REWARDS)
         _positive("rewards", "ednm_decay", self.ednm_decay)
@@ -493,6 +506,10 @@ class RLRunConfig(SFTRunConfig):
         super().__post_init__()
         if self.grounding is not None:
             raise ValueError("grounding is an SFT option: RL has no answer labels to ground; remove the section")
+        if self.rewards.listing_weight and self.rollout.reasoning:
+            raise ValueError(
+                "rewards.listing_weight scores the fast answer's count listing: set rollout.reasoning: false"
+            )
 
 
 @dataclass

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from m2sdk import prompt, tokens
+from m2sdk.data.dataset import LETTERS
 from m2sdk.data.scene import COLOURS_BGR
 from m2sdk.errors import InputError, M2Error
 from m2sdk.processing import ImageProcessorConfig, num_image_tokens, read_video, smart_resize, to_rgb
@@ -146,6 +147,33 @@ def listed_objects(record: Any) -> list[dict[str, Any]] | None:
     return counted if distinct and len({o["category"] for o in counted}) == 1 else None
 
 
+RELATIVE_TASKS = ("relative_distance", "relative_direction")  # answered after a position listing
+
+
+def position_lead(record: Any) -> str:
+    """What a fast relative answer says before its letter (``data.position_listing``): where each object the
+    question names is in the camera frame, the options last in letter order (the order of
+    :func:`m2train.grounding.ordered_targets`), '' for other tasks and for scenes without objects' centres
+    or a camera pose (nothing to list)."""
+    from m2sdk.data.labels import centres_in_camera
+    from m2train.grounding import ordered_targets
+
+    scene = record.scene or {}
+    objects = {o.get("name"): o for o in scene.get("objects", [])}
+    names = ordered_targets(record)
+    camera = scene.get("camera") or {}
+    if record.task not in RELATIVE_TASKS or not names or any("centre_m" not in objects.get(n, {}) for n in names):
+        return ""
+    if "rotation_cw" not in camera or "position_m" not in camera:
+        return ""
+    centres = centres_in_camera(scene, [objects[n] for n in names])  # (k, 3): x right, y down, z ahead
+    options = list(record.options or [])
+    letters = [LETTERS[options.index(n)] if n in options else "" for n in names]
+    return prompt.format_position_listing(
+        [(letter, name, float(c[0]), float(c[2])) for letter, name, c in zip(letters, names, centres, strict=True)]
+    )
+
+
 def encode_sample(
     sample: Sample,
     processor: Any,
@@ -153,6 +181,7 @@ def encode_sample(
     vocab: Vocab | None = None,
     grounding: list[GroundingConfig] | None = None,
     count_listing: str | None = None,
+    position_listing: bool = False,
 ) -> dict[str, Any]:
     """One SFT example as numpy arrays: ids, labels (loss on the assistant answer only), media, weight.
 
@@ -163,8 +192,13 @@ def encode_sample(
     heads, S), which target column each supervised head of each grounding looks at from each position
     (:mod:`m2train.grounding`). With ``count_listing`` (``objects`` or ``colours``) a fast count answer goes
     through the objects before the count, and each colour word it names looks at the object of that colour.
+    With ``position_listing`` a fast relative answer first says where each object it compares is
+    (:func:`position_lead`); the names it repeats look at their objects as the question's do.
     """
     listed = listed_objects(sample.record) if count_listing and mode == "answer" else None
+    lead = count_lead(listed, count_listing)
+    if position_listing and mode == "answer":
+        lead = lead or position_lead(sample.record)
     config = budget_config(processor.config, sample.spec)
     images, video = None, None
     if sample.record.media_type == "video":
@@ -174,7 +208,7 @@ def encode_sample(
     proc = type(processor)(processor.tokenizer, config, processor.max_context)
     inputs = proc(
         images, sample.record.question, video=video, options=sample.record.options,
-        reasoning=mode == "cot", response=target_text(sample.record, mode, count_lead(listed, count_listing)),
+        reasoning=mode == "cot", response=target_text(sample.record, mode, lead),
     )  # fmt: skip
     labels = np.where(inputs.response_mask, inputs.input_ids, IGNORE_INDEX)  # (S,)
     example = {
@@ -274,6 +308,7 @@ class SFTExamples:
     def __init__(
         self, samples: list[Sample], processor: Any, *, max_length: int, mode: str = "cot", vocab: Vocab | None = None,
         grounding: list[GroundingConfig] | None = None, count_listing: str | None = None,
+        position_listing: bool = False,
     ) -> None:  # fmt: skip
         self.samples = samples
         self.processor = processor
@@ -282,6 +317,7 @@ class SFTExamples:
         self.vocab = vocab
         self.grounding = grounding
         self.count_listing = count_listing
+        self.position_listing = position_listing
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -291,7 +327,13 @@ class SFTExamples:
             sample = self.samples[(index + offset) % len(self)]
             try:
                 example = encode_sample(
-                    sample, self.processor, self.mode, self.vocab, self.grounding, self.count_listing
+                    sample,
+                    self.processor,
+                    self.mode,
+                    self.vocab,
+                    self.grounding,
+                    self.count_listing,
+                    self.position_listing,
                 )
             except M2Error as err:
                 logger.error("sample %r skipped: %s", sample.record.id, err)
@@ -307,7 +349,7 @@ class SFTExamples:
 
 def sft_dataset(
     samples: list[Sample], processor: Any, *, max_length: int, mode: str = "cot", vocab: Vocab | None = None,
-    grounding: list[GroundingConfig] | None = None, count_listing: str | None = None,
+    grounding: list[GroundingConfig] | None = None, count_listing: str | None = None, position_listing: bool = False,
 ):  # fmt: skip
     """A Hugging Face ``Dataset`` (what ``SFTTrainer`` takes) of row indices, encoded on access.
 
@@ -319,7 +361,7 @@ def sft_dataset(
 
     examples = SFTExamples(
         samples, processor, max_length=max_length, mode=mode, vocab=vocab, grounding=grounding,
-        count_listing=count_listing,
+        count_listing=count_listing, position_listing=position_listing,
     )  # fmt: skip
 
     def encode(batch: dict[str, list]) -> dict[str, list]:
@@ -399,7 +441,8 @@ def _concat(examples: list[dict[str, Any]], name: str, dtype: Any) -> dict[str, 
 
 
 def rl_rows(samples: list[Sample], base: ImageProcessorConfig) -> list[dict[str, Any]]:
-    """Rows of the RL dataset: a chat prompt plus the columns rewards read (answers stay strings for Arrow)."""
+    """Rows of the RL dataset: a chat prompt plus the columns rewards read (answers stay strings for Arrow;
+    ``listing`` is a count's colour-by-colour listing as SFT teaches it, '' where there is none)."""
     rows = []
     for s in samples:
         if s.record.media_type != "image":
@@ -414,6 +457,7 @@ def rl_rows(samples: list[Sample], base: ImageProcessorConfig) -> list[dict[str,
             "id": s.record.id, "task": s.record.task, "answer_type": s.record.answer_type,
             "answer": str(s.record.answer), "unit": s.record.unit, "options": s.record.options,
             "difficulty": s.record.difficulty, "media": [str(p) for p in s.media_paths()],
+            "listing": count_lead(listed_objects(s.record), "colours"),  # rewards.listing_weight's steps
             "min_pixels": config.min_pixels, "max_pixels": config.max_pixels,
         })  # fmt: skip
     if not rows:

@@ -34,6 +34,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from m2sdk import prompt
 from m2sdk.errors import InputError
 from m2sdk.eval import metrics
 from m2sdk.eval import rewards as eval_rewards
@@ -127,6 +128,54 @@ class TaskReward:
         return out
 
 
+def listing_reward(completions: Sequence[Any], listings: Sequence[str], **_: Any) -> list[float]:
+    """The share of the taught listing's steps (``listings``, :func:`m2sdk.prompt.format_count_by_colour`)
+    that each completion repeats: the same colour and category, and the same increment of the running count.
+
+    Why increments: a running count carries one early mistake into every later step; scored by increment,
+    one wrong step costs one step, so the reward says which decision was wrong. Each step is checked
+    against the scene (is an object of that colour and category in view), a verifiable reward per decision.
+
+    Example:
+        >>> taught = "by colour: red chair 0, cyan chair 1, white chair 2: "
+        >>> listing_reward(["by colour: red chair 1, cyan chair 2, white chair 3: \\boxed{3}"], [taught])
+        [0.6666666666666666]
+    """
+    out = []
+    for completion, taught in zip(completions, listings, strict=True):
+        want = _increments(prompt.read_count_by_colour(taught))
+        got = _increments(prompt.read_count_by_colour(eval_rewards.completion_text(completion)))
+        out.append(sum(a == b for a, b in zip(want, got, strict=False)) / len(want) if want else 0.0)
+    return out
+
+
+def _increments(steps: list[tuple[str, str, int]]) -> list[tuple[str, str, int]]:
+    counts = [0] + [count for _, _, count in steps]
+    return [(colour, category, counts[i + 1] - counts[i]) for i, (colour, category, _) in enumerate(steps)]
+
+
+class ListingReward:
+    """:func:`listing_reward` over the samples with a taught listing (``None`` for the others)."""
+
+    __name__ = "listing"
+
+    def __init__(self, config: RewardsConfig) -> None:
+        self.config = config
+
+    def __call__(self, completions: Sequence[Any], **columns: Any) -> list[float | None]:
+        n = len(completions)
+        listings = columns.get("listing") or [""] * n
+        chosen = [i for i in range(n) if listings[i]]
+        out: list[float | None] = [None] * n
+        texts = [completions[i] for i in chosen]
+        values = listing_reward(texts, [listings[i] for i in chosen])
+        if self.config.gate_on_format:
+            values = [v * ok for v, ok in zip(values, eval_rewards.format_reward(texts), strict=True)]
+        for i, value in zip(chosen, values, strict=True):
+            out[i] = check_reward("listing", value, (columns.get("id") or [None] * n)[i])
+        return out
+
+
 class FormatReward:
     """The think/answer/boxed structure reward, for every sample."""
 
@@ -162,21 +211,31 @@ def check_reward(name: str, value: Any, sample_id: Any) -> float:
 
 
 def make_reward_funcs(
-    config: RewardsConfig, routes: Sequence[str] = ROUTES, completion_prefix: str = ""
+    config: RewardsConfig, routes: Sequence[str] = ROUTES, completion_prefix: str = "", listed: bool = False
 ) -> tuple[list[Any], list[float]]:
     """Reward functions for ``GRPOTrainer(reward_funcs=...)`` and their ``reward_weights``.
 
-    Column 0 is the format reward; the task rewards of ``routes`` (those the data uses) follow.
+    Column 0 is the format reward; the task rewards of ``routes`` (those the data uses) follow, then the
+    listing reward when ``config.listing_weight`` is on and the data has counts with a listing (``listed``).
     ``completion_prefix`` is the part of the answer the prompt already holds (fast mode's empty think
     block): it is put back in front of each completion, so format and task rewards see the whole answer.
     """
     scorers = {"ednm": _ednm(config.ednm_decay), "mra": mra_reward, "choice": _choice, "math": math_reward}
     chosen = [r for r in ROUTES if r in routes]
     funcs: list[Any] = [FormatReward()] + [TaskReward(route, scorers[route], config) for route in chosen]
+    weights = [config.format_weight] + [config.task_weight] * len(chosen)
+    if config.listing_weight and listed:
+        funcs.append(ListingReward(config))
+        weights.append(config.listing_weight)
     if completion_prefix:
         funcs = [WithPrefix(f, completion_prefix) for f in funcs]
-    weights = [config.format_weight] + [config.task_weight] * len(chosen)
     return funcs, weights
+
+
+def task_columns(funcs: Sequence[Any]) -> list[int]:
+    """Which reward columns are task rewards (what pass rates and sample weights read): not the format
+    reward, not the listing reward."""
+    return [i for i, func in enumerate(funcs) if func.__name__ in ROUTES]
 
 
 def routes_used(tasks: Sequence[str], answer_types: Sequence[str], config: RewardsConfig) -> list[str]:

@@ -49,7 +49,7 @@ from m2train.data import load_mixture, rl_dataset
 from m2train.faults import FaultChecksMixin, NonFiniteError
 from m2train.kl import KLScheduleCallback
 from m2train.logs import COMPLETIONS_FILE, append_jsonl, logs_dir
-from m2train.rewards import make_reward_funcs, routes_used
+from m2train.rewards import make_reward_funcs, routes_used, task_columns
 from m2train.trl_processor import TRLProcessor
 from m2train.weights import pass_rates, rollout_weights
 
@@ -116,7 +116,7 @@ class M2GRPOTrainer(FaultChecksMixin, AtomicCheckpointMixin, GRPOTrainer):
         rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)  # (N, F), all ranks
         if torch.isinf(rewards).any():
             raise NonFiniteError("a reward is infinite; the step was stopped before any update")
-        task = rewards[:, 1:]  # (N, routes): column 0 is the format reward; one non-NaN task entry per row
+        task = rewards[:, task_columns(self.reward_funcs)]  # (N, routes): one non-NaN task entry per row
         if torch.isnan(task).all(dim=1).any():
             row = int(torch.isnan(task).all(dim=1).nonzero()[0, 0])
             raise NonFiniteError(f"completion {row} got no task reward (NaN): its record matched no reward route")
@@ -233,7 +233,8 @@ def build_rl_trainer(config: RLRunConfig) -> M2GRPOTrainer:
     columns = dataset.data  # Arrow table: reading columns decodes no image
     routes = routes_used(columns.column("task").to_pylist(), columns.column("answer_type").to_pylist(), config.rewards)
     prefix = "" if config.rollout.reasoning else FAST_RESPONSE_PREFIX
-    funcs, weights = make_reward_funcs(config.rewards, routes, completion_prefix=prefix)
+    listed = any(columns.column("listing").to_pylist())
+    funcs, weights = make_reward_funcs(config.rewards, routes, completion_prefix=prefix, listed=listed)
     return M2GRPOTrainer(
         model=model,
         args=grpo_args(config, weights),

@@ -165,6 +165,7 @@ def build_sft_trainer(config: SFTRunConfig) -> M2SFTTrainer:
     dataset = sft_dataset(
         samples, processor, max_length=config.data.max_length, mode=config.data.response, vocab=vocab,
         grounding=grounding, count_listing=config.data.count_listing,
+        position_listing=config.data.position_listing,
     )  # fmt: skip
     args = SFTConfig(
         **training_kwargs(config),

@@ -198,7 +198,7 @@ def _object_targets(out: CellTargets, ids: np.ndarray, scene: dict, rows: int, c
         raise InputError(f"instance id {int(ids.max())} but the scene lists {len(objects)} objects")
     if not objects:
         return
-    centres = _centres_in_camera(scene, objects)  # (k, 3)
+    centres = centres_in_camera(scene, objects)  # (k, 3)
     counts = _object_pixels(ids, len(objects), rows, cols, cell_px)  # (n, k)
     best = counts.argmax(axis=1)
     out.has_object = counts[np.arange(len(best)), best] >= min_fraction * cell_px * cell_px
@@ -289,7 +289,8 @@ def object_cells(
     return out
 
 
-def _centres_in_camera(scene: dict, objects: list[dict]) -> np.ndarray:
+def centres_in_camera(scene: dict, objects: list[dict]) -> np.ndarray:
+    """(k, 3) the objects' centres in the camera frame (x right, y down, z ahead; metres)."""
     camera = scene.get("camera") or {}
     if "rotation_cw" not in camera or "position_m" not in camera:
         raise InputError("the scene has no camera pose (camera.rotation_cw, camera.position_m)")
