@@ -134,13 +134,10 @@ def test_listing_reward_scores_each_step_of_a_count_by_its_increment():
 
     palette = ["red", "green", "cyan", "white"]
     taught = format_count_by_colour("chair", palette, {"green", "white"})  # steps 0, 1, 1, 2
-    answer = lambda present, n: (
-        FAST_RESPONSE_PREFIX
-        + format_count_by_colour("chair", palette, present)
-        + (  # noqa: E731
-            format_fast_answer(str(n))
-        )
-    )
+
+    def answer(present: set[str], n: int) -> str:
+        return FAST_RESPONSE_PREFIX + format_count_by_colour("chair", palette, present) + format_fast_answer(str(n))
+
     assert listing_reward([answer({"green", "white"}, 2)], [taught]) == [1.0]
     # a stray chair at red: one wrong step, although every running count after it is off by one
     assert listing_reward([answer({"red", "green", "white"}, 3)], [taught]) == [0.75]
