@@ -308,7 +308,8 @@ class RewardsConfig:
         listing_weight: Weight of the **listing** reward of counts answered colour by colour (the SFT option
             ``data.count_listing: colours``; fast-mode rollouts): the share of the listing's steps whose
             colour, category and increment match the scene (:func:`m2train.rewards.listing_reward`). The
-            count's MRA is one number for ten decisions; this scores each decision. 0 turns it off.
+            count's MRA is one number for ten decisions; this scores each decision (on m2-mini it did not
+            raise the count; docs/m2_mini.md). 0 turns it off.
     """
 
     format_weight: float = 0.5
