@@ -132,6 +132,8 @@ def format_position_listing(objects: Sequence[tuple[str, str, float, float]]) ->
     comparing"), but it reads one named object's depth and side of the image, the lookup camera distance
     uses; written out, the comparison left for the letter is between numbers already in the text, and the
     ground plane of the synthetic rooms makes (lateral, depth) enough to answer both relative questions.
+    (m2-mini reads the positions of names it is given, but does not learn to copy the names: docs/m2_mini.md,
+    "Comparing by listing positions".)
 
     Example:
         >>> format_position_listing([("", "red bin", -0.42, 3.06), ("A", "blue bed", 1.2, 2.0)])

@@ -129,8 +129,9 @@ class DataConfig:
             stage, train/configs/m2_mini_sft_count.yaml, uses it).
         position_listing: With ``response: answer``, a relative question's answer first says where each object
             it names is ("where: red bin left 0.4 at 3.1, A blue bed right 1.2 at 2.0, ...: \\boxed{A}",
-            :func:`m2train.data.position_lead`): one lookup per object, which a small decoder learns, and
-            the comparison left in the text (docs/m2_mini.md, "Comparing by listing positions").
+            :func:`m2train.data.position_lead`): one lookup per object and the comparison left in the text.
+            m2-mini reads the position of a name it is given but does not copy the names from the question,
+            so its recipe does not use it (docs/m2_mini.md, "Comparing by listing positions").
     """
 
     datasets: list[DatasetSpec] = field(default_factory=list)
