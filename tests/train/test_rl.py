@@ -61,3 +61,24 @@ def test_checkpoints_are_m2_checkpoints_with_resume_state(rl_run):
     trained = trainer.accelerator.unwrap_model(trainer.model).state_dict()
     assert all(torch.equal(v, trained[k]) for k, v in model.state_dict().items())
     load_model(f"{config.output_dir}/checkpoint-2")
+
+
+def test_the_listing_reward_is_logged_and_left_out_of_the_pass_rates(tmp_path):
+    """Counts of unique-colour rooms carry their colour listing; with ``rewards.listing_weight`` each step's
+    reward has a listing component, and the sample weights still come from the task reward alone."""
+    from m2sdk.data.synth import SynthConfig, synthesize
+    from m2train.config import RewardsConfig, RolloutConfig
+    from m2train.rewards import task_columns
+
+    room = {"width": 56, "height": 56, "objects": (2, 4), "unique_colours": True}
+    synthesize(SynthConfig(tmp_path / "data", n=8, seed=2, tasks=("object_count",), **room))
+    rollout = RolloutConfig(num_generations=4, max_completion_length=24, temperature=0.7, reasoning=False)
+    config = rl_config(
+        tmp_path / "data", tmp_path / "rl", max_steps=2, rollout=rollout, rewards=RewardsConfig(listing_weight=0.5)
+    )
+    trainer = build_rl_trainer(config)
+    assert [f.__name__ for f in trainer.reward_funcs] == ["format", "ednm", "listing"]
+    assert task_columns(trainer.reward_funcs) == [1] and trainer.reward_weights.tolist() == [0.5, 1.0, 0.5]
+    trainer.train()
+    steps = [r for r in read_jsonl(f"{config.output_dir}/logs/metrics.jsonl") if "loss" in r]
+    assert len(steps) == 2 and all(0.0 <= r["rewards/listing/mean"] <= 1.0 for r in steps)
