@@ -64,3 +64,14 @@ def _record(folder: Path, i: int, rng: np.random.Generator, size: tuple[int, int
         "cot": "The box is on the " + ("right." if right else "left."),
         "difficulty": round(distance / 4.0, 3),
     }
+
+
+def labelled_rooms(folder: Path, n: int, seed: int, objects: tuple[int, int], **options) -> Path:
+    """``m2 data synth`` rooms for the label-driven tests (vision code, grounding, listings): 112×84 frames,
+    one colour per object (a colour names one object), instance and depth labels; ``options`` are further
+    :class:`~m2sdk.data.synth.SynthConfig` fields (``tasks``, ``labels``, ...). Returns the folder."""
+    from m2sdk.data.synth import SynthConfig, synthesize
+
+    room = {"width": 112, "height": 84, "unique_colours": True, "labels": True} | options
+    synthesize(SynthConfig(folder, n=n, seed=seed, objects=objects, **room))
+    return folder

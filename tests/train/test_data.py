@@ -118,12 +118,10 @@ def test_rl_rows_and_lazy_images(tiny_data, processor):
 
 
 def test_rl_rows_carry_a_counts_listing_as_sft_teaches_it(tmp_path, processor):
-    from m2sdk.data.synth import SynthConfig, synthesize
     from m2train.data import count_lead, listed_objects
+    from tests.train.synthetic import labelled_rooms
 
-    tasks = ("object_count", "camera_distance")
-    room = {"width": 112, "height": 84, "objects": (3, 5), "unique_colours": True}
-    synthesize(SynthConfig(tmp_path, n=6, seed=3, tasks=tasks, **room))
+    labelled_rooms(tmp_path, n=6, seed=3, objects=(3, 5), tasks=("object_count", "camera_distance"), labels=False)
     samples = load_mixture([DatasetSpec(path=str(tmp_path))])
     listings = rl_dataset(samples, processor.config).data.column("listing").to_pylist()
     for sample, listing in zip(samples, listings, strict=True):

@@ -11,7 +11,6 @@ import torch
 
 from m2sdk.data.dataset import load_records
 from m2sdk.data.labels import object_cells, read_labels
-from m2sdk.data.synth import SynthConfig, synthesize
 from m2sdk.errors import InputError
 from m2train.config import GroundingConfig, ModelConfig, load_config
 from m2train.grounding import (
@@ -28,20 +27,15 @@ from m2train.grounding import (
 )
 from m2train.sft import build_sft_trainer
 from tests.train.conftest import sft_config
+from tests.train.synthetic import labelled_rooms
 
 IMAGE = 5  # token id standing for <imagePatch> in the hand-made batches below
 
 
 @pytest.fixture(scope="module")
 def labelled(tmp_path_factory):
-    out = tmp_path_factory.mktemp("grounded")
     tasks = ("camera_distance", "relative_distance", "object_count")
-    synthesize(
-        SynthConfig(
-            out, n=24, seed=4, width=112, height=84, objects=(2, 4), unique_colours=True, labels=True, tasks=tasks
-        )
-    )
-    return out
+    return labelled_rooms(tmp_path_factory.mktemp("grounded"), n=24, seed=4, objects=(2, 4), tasks=tasks)
 
 
 def test_target_groups_give_one_head_per_object_and_one_for_all_counted_instances():

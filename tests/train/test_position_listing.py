@@ -11,27 +11,21 @@ import pytest
 
 from m2sdk.answer_parser import parse_answer
 from m2sdk.data.dataset import load_records
-from m2sdk.data.synth import SynthConfig, synthesize
 from m2sdk.prompt import FAST_RESPONSE_PREFIX, format_fast_answer, format_position_listing
 from m2train.config import GroundingConfig, load_config
 from m2train.data import position_lead
 from m2train.grounding import ordered_targets
 from m2train.sft import build_sft_trainer
 from tests.train.conftest import sft_config
+from tests.train.synthetic import labelled_rooms
 
 ITEM = re.compile(r"^(?:([A-D]) )?(.+) (left|right) (\d+\.\d) at (\d+\.\d)$")
 
 
 @pytest.fixture(scope="module")
 def relative(tmp_path_factory):
-    out = tmp_path_factory.mktemp("relative")
     tasks = ("relative_distance", "relative_direction", "camera_distance")
-    synthesize(
-        SynthConfig(
-            out, n=24, seed=5, width=112, height=84, objects=(3, 5), unique_colours=True, labels=True, tasks=tasks
-        )
-    )
-    return out
+    return labelled_rooms(tmp_path_factory.mktemp("relative"), n=24, seed=5, objects=(3, 5), tasks=tasks)
 
 
 def _camera_frame(scene: dict, name: str) -> np.ndarray:

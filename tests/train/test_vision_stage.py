@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from m2sdk.data.dataset import load_records
-from m2sdk.data.synth import SynthConfig, synthesize
 from m2sdk.errors import InputError
 from m2sdk.model.checkpoint import load_model
 from m2train.common import train_and_save
@@ -24,13 +23,12 @@ from m2train.logs import read_jsonl
 from m2train.sft import build_sft_trainer
 from m2train.vision import build_vision_trainer
 from tests.train.conftest import sft_config
+from tests.train.synthetic import labelled_rooms
 
 
 @pytest.fixture(scope="module")
 def labelled(tmp_path_factory):
-    out = tmp_path_factory.mktemp("labelled")
-    synthesize(SynthConfig(out, n=24, seed=2, width=112, height=84, objects=(2, 3), unique_colours=True, labels=True))
-    return out
+    return labelled_rooms(tmp_path_factory.mktemp("labelled"), n=24, seed=2, objects=(2, 3))
 
 
 def vision_config(data, output_dir, *, max_steps=30) -> VisionRunConfig:
