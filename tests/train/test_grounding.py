@@ -21,6 +21,7 @@ from m2train.grounding import (
     group_cells,
     listing_groups,
     look_plan,
+    mention_map,
     mention_phrases,
     ordered_targets,
     target_groups,
@@ -217,6 +218,68 @@ def test_grounding_loss_needs_one_row_per_media_token_and_something_to_supervise
         grounding_loss(weights, plan, input_ids, IMAGE, targets[:5])
 
 
+def test_a_look_at_the_words_is_minus_log_attention_mass_on_the_words_naming_its_object():
+    input_ids, plan, targets = _batch()  # the answer looks of head g at group g, from positions 4-6 / 4-5
+    mentions = torch.tensor([[-1, -1, -1, -1, 0, 1, -1, -1], [-1, -1, -1, -1, 0, -1, -1, -1]])
+    weights = torch.zeros(2, 4, 8, 8)
+    weights[..., 0] = 1.0
+    weights[0, 0, :, 0], weights[0, 0, :, 4] = 0.5, 0.5  # sample 0, head 0: half on the words of group 0
+    weights[0, 1, :, 0], weights[0, 1, :, 5] = 0.0, 1.0  # sample 0, head 1: all on the words of group 1
+    weights[1, 0, :, 0], weights[1, 0, :, 2] = 0.0, 1.0  # sample 1, head 0: on group 0's *cell*, not its word
+    # supervised: sample 0 heads 0 and 1 (3 answer positions each), sample 1 head 0 (2): its group 1 is
+    # named nowhere, so head 1 is free however the cells are labelled
+    expected = (3 * -math.log(0.5 + 1e-6) + 3 * -math.log(1 + 1e-6) + 2 * -math.log(1e-6)) / 8
+    loss = grounding_loss(weights, plan, input_ids, IMAGE, targets, mentions)
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+    assert grounding_loss(weights, plan, input_ids, IMAGE, targets).item() != pytest.approx(expected, rel=1e-2)
+    assert grounding_loss(weights, plan, input_ids, IMAGE, targets, torch.full_like(mentions, -1)) is None
+
+
+def test_mention_map_keeps_the_prompt_words_only():
+    ids = np.array([1, 7, 8, 9, 4, 7, 8])  # the answer (positions 5-6) repeats group 0's name
+    labels = np.array([-100] * 5 + [7, 8])
+    named = look_plan(ids, labels, groups=2, heads=1, at="mentions", phrase_ids=[[[7, 8]], [[9]]])[0]
+    np.testing.assert_array_equal(named, [-1, 0, 0, 1, -1, 0, 0])
+    np.testing.assert_array_equal(mention_map(named, labels), [-1, 0, 0, 1, -1, -1, -1])
+    np.testing.assert_array_equal(mention_map(named, np.full(7, -100)), named)  # no answer: all of it is prompt
+
+
+def test_answer_looks_at_the_words_find_each_role_and_train(labelled, tmp_path):
+    """``keys: mentions``: from the answer, head g looks at the words naming the question's g-th object
+    (for relative distance: the reference object, then the options in letter order)."""
+    words = GroundingConfig(weight=1.0, layer=1, heads=4, at="answer", keys="mentions")
+    mentions = GroundingConfig(weight=1.0, layer=0, heads=4, at="mentions")
+    model = ModelConfig(freeze_vision=True, freeze_projector=True, shared_prefix=True)
+    config = sft_config(labelled, tmp_path / "w", max_steps=20, lr=3e-3, batch=8, model=model,
+                        grounding=[mentions, words])  # fmt: skip
+    config.data.response = "answer"
+    trainer = build_sft_trainer(config)
+    tokenizer = trainer.m2_processor.tokenizer
+    records = {r.id: r for r in load_records(labelled / "samples.jsonl")[0]}
+    checked = counts = 0
+    for example in trainer.train_dataset:
+        record = records[example["id"]]
+        if record.task == "object_count":  # no roles: its answer's looks at layer 1 stay free for the count
+            assert (np.asarray(example["grounding_plan"])[1] == -1).all()
+            counts += 1
+        if record.task != "relative_distance":
+            continue
+        ids, labels = np.asarray(example["input_ids"]), np.asarray(example["labels"])
+        named, plan = np.asarray(example["grounding_mentions"]), np.asarray(example["grounding_plan"])[1]
+        roles = ordered_targets(record)
+        assert [tokenizer.decode(ids[named == g].tolist()).strip() for g in range(len(roles))] == roles
+        assert (named[labels != -100] == -1).all()
+        answering = np.flatnonzero(plan[0] >= 0)
+        assert len(answering) and all((plan[g, answering] == g).all() for g in range(min(4, len(roles))))
+        checked += 1
+    assert checked >= 2 and counts >= 1
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(3)])
+    assert batch["grounding_mentions"].shape == batch["input_ids"].shape
+    trainer.train()
+    logged = [r["grounding_loss_1"] for r in trainer.state.log_history if "grounding_loss_1" in r]
+    assert len(logged) == 20 and sum(logged[-5:]) < 0.5 * sum(logged[:5]), logged
+
+
 def _loss_parts(trainer, shared_prefix: bool) -> tuple[float, float]:
     trainer.m2_shared_prefix = shared_prefix
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(6)])
@@ -271,6 +334,10 @@ def test_grounding_config_is_checked(tmp_path, labelled):
         GroundingConfig(layer=0, at="answer")
     with pytest.raises(ValueError, match=r"grounding\.at"):
         GroundingConfig(at="everywhere")
+    with pytest.raises(ValueError, match=r"grounding\.keys"):
+        GroundingConfig(layer=1, at="answer", keys="pixels")
+    with pytest.raises(ValueError, match="keys: mentions needs at: answer"):
+        GroundingConfig(at="mentions", keys="mentions")
     with pytest.raises(InputError, match="attention heads"):
         build_sft_trainer(sft_config(labelled, tmp_path / "h", grounding=GroundingConfig(heads=64)))
     with pytest.raises(InputError, match=r"grounding\.layer 9"):
@@ -318,7 +385,7 @@ def test_two_groundings_supervise_their_own_layers(labelled, tmp_path):
     answer = GroundingConfig(weight=1.0, layer=1, heads=2, at="answer", count="instances")
     config = sft_config(labelled, tmp_path / "two", max_steps=2, batch=8, grounding=[mentions, answer])
     trainer = build_sft_trainer(config)
-    assert [c.attention.layer_idx for c, _ in trainer.m2_groundings] == [0, 1]
+    assert [c.attention.layer_idx for c, *_ in trainer.m2_groundings] == [0, 1]
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(8)])
     assert batch["grounding_plan"].shape[:3] == (8, 2, 4)
     answers = batch["grounding_plan"][:, 1]

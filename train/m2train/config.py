@@ -434,6 +434,11 @@ class GroundingConfig:
             like any other look. ``"instances"``: evenly at one cell per counted object and the prompt's
             first token, so the share left on that token says how many there are (a look at every cell
             averages the objects and loses their number; :mod:`m2train.grounding`).
+        keys: What a look is at. ``"cells"``: the object's vision tokens. ``"mentions"`` (with
+            ``at: answer``): the prompt's words that name the object, which a grounded layer below has
+            already made hold its code; the look then binds the object's role in the question (head ``g``,
+            the ``g``-th object named) to what was looked up there, which an answer look at the cells has
+            to do in one hop.
     """
 
     weight: float = 0.3
@@ -441,16 +446,54 @@ class GroundingConfig:
     heads: int = 1
     at: str = "mentions"
     count: str = "group"
+    keys: str = "cells"
 
     def __post_init__(self) -> None:
         _positive("grounding", "weight", self.weight, allow_zero=True)
         _choice("grounding", "at", self.at, ("answer", "mentions"))
         _choice("grounding", "count", self.count, ("group", "instances"))
+        _choice("grounding", "keys", self.keys, ("cells", "mentions"))
+        if self.keys == "mentions" and self.at != "answer":
+            raise ValueError("grounding.keys: mentions needs at: answer (a mention looking at itself teaches nothing)")
         lowest = 1 if self.at == "answer" else 0
         if isinstance(self.layer, bool) or not isinstance(self.layer, int) or self.layer < lowest:
             raise ValueError(f"grounding.layer must be an int >= {lowest} with at: {self.at}, got {self.layer!r}")
         if isinstance(self.heads, bool) or not isinstance(self.heads, int) or self.heads < 1:
             raise ValueError(f"grounding.heads must be an int >= 1, got {self.heads!r}")
+
+
+@dataclass
+class RoleCodeConfig:
+    """Supervision of what the answer position holds about each object the question names (see
+    :mod:`m2train.role_code`): one decoder layer's output, at every answer position, must hold each role's
+    camera-frame lateral offset and log depth in fixed directions.
+
+    Attributes:
+        weight: Weight of the role-code loss added to the language-model loss (0 switches it off).
+        layer: The decoder layer whose output is supervised (above the layer whose answer looks fetch the
+            roles: ``grounding`` with ``at: answer, keys: mentions``).
+        seed: Seed of the fixed directions.
+        comparison_layer: A decoder layer whose output, at every answer position, must also hold what the
+            question compares, computed from the roles (:func:`m2train.role_code.comparison_targets`: the
+            third object's offsets left and ahead for relative direction, each option's distance for
+            relative distance), from which the letter is a sign or the least of a few numbers; null: not
+            supervised.
+    """
+
+    weight: float = 1.0
+    layer: int = 1
+    seed: int = 0
+    comparison_layer: int | None = None
+
+    def __post_init__(self) -> None:
+        _positive("role_code", "weight", self.weight, allow_zero=True)
+        if isinstance(self.layer, bool) or not isinstance(self.layer, int) or self.layer < 0:
+            raise ValueError(f"role_code.layer must be an int >= 0, got {self.layer!r}")
+        comparison = self.comparison_layer
+        if comparison is not None and (
+            isinstance(comparison, bool) or not isinstance(comparison, int) or comparison < 0
+        ):
+            raise ValueError(f"role_code.comparison_layer must be null or an int >= 0, got {comparison!r}")
 
 
 @dataclass
@@ -471,6 +514,7 @@ class SFTRunConfig:
     # Attention supervision of decoder layers (needs labelled data): one section, or a list of them, each
     # supervising its own layer (e.g. layer 0 at the mentions, a later layer at the answer).
     grounding: list[GroundingConfig] | None = None
+    role_code: RoleCodeConfig | None = None  # what the answer holds about each named object (labelled data)
 
     def __post_init__(self) -> None:
         if isinstance(self.grounding, GroundingConfig):
@@ -508,6 +552,8 @@ class RLRunConfig(SFTRunConfig):
         super().__post_init__()
         if self.grounding is not None:
             raise ValueError("grounding is an SFT option: RL has no answer labels to ground; remove the section")
+        if self.role_code is not None:
+            raise ValueError("role_code is an SFT option: RL has no answer labels to supervise; remove the section")
         if self.rewards.listing_weight and self.rollout.reasoning:
             raise ValueError(
                 "rewards.listing_weight scores the fast answer's count listing: set rollout.reasoning: false"
@@ -528,6 +574,8 @@ class VisionRunConfig(SFTRunConfig):
             raise ValueError("vision_code.weight must be > 0 for a vision run: it is the only loss")
         if self.grounding is not None:
             raise ValueError("grounding is an SFT option: a vision run does not run the decoder; remove the section")
+        if self.role_code is not None:
+            raise ValueError("role_code is an SFT option: a vision run does not run the decoder; remove the section")
 
 
 KINDS: dict[str, type[SFTRunConfig]] = {"sft": SFTRunConfig, "rl": RLRunConfig, "vision": VisionRunConfig}

@@ -182,6 +182,7 @@ def encode_sample(
     grounding: list[GroundingConfig] | None = None,
     count_listing: str | None = None,
     position_listing: bool = False,
+    role_code: bool = False,
 ) -> dict[str, Any]:
     """One SFT example as numpy arrays: ids, labels (loss on the assistant answer only), media, weight.
 
@@ -190,10 +191,14 @@ def encode_sample(
     ``grounding`` (one section per supervised layer) it carries ``grounding_targets`` (vision tokens,
     2 * MAX_GROUPS), the cells of each object the question names, and ``grounding_plan`` (groundings,
     heads, S), which target column each supervised head of each grounding looks at from each position
-    (:mod:`m2train.grounding`). With ``count_listing`` (``objects`` or ``colours``) a fast count answer goes
-    through the objects before the count, and each colour word it names looks at the object of that colour.
+    (:mod:`m2train.grounding`), and ``grounding_mentions`` (S,), the group whose name each prompt token is
+    part of (what a ``keys: mentions`` look is at). With ``count_listing`` (``objects`` or ``colours``) a
+    fast count answer goes through the objects before the count, and each colour word it names looks at
+    the object of that colour.
     With ``position_listing`` a fast relative answer first says where each object it compares is
-    (:func:`position_lead`); the names it repeats look at their objects as the question's do.
+    (:func:`position_lead`); the names it repeats look at their objects as the question's do. With
+    ``role_code`` it carries ``role_targets``/``role_mask`` and ``comparison_targets``/``comparison_mask``
+    (:mod:`m2train.role_code`).
     """
     listed = listed_objects(sample.record) if count_listing and mode == "answer" else None
     lead = count_lead(listed, count_listing)
@@ -224,17 +229,23 @@ def encode_sample(
     if vocab is not None and inputs.image_grid_thw is not None:
         example["vision_targets"] = vision_targets(sample, inputs.image_grid_thw, processor.config, vocab)
     if grounding is not None:
-        example["grounding_targets"], example["grounding_plan"] = _grounding(
+        example["grounding_targets"], example["grounding_plan"], example["grounding_mentions"] = _grounding(
             sample, inputs, labels, processor, grounding, listed, count_listing == "colours"
         )
+    if role_code:
+        from m2train.role_code import comparison_targets, role_targets
+
+        example["role_targets"], example["role_mask"] = role_targets(sample.record)
+        example["comparison_targets"], example["comparison_mask"] = comparison_targets(sample.record)
     return example
 
 
 def _grounding(
     sample: Sample, inputs: Any, labels: np.ndarray, processor: Any, groundings: list[GroundingConfig],
     listed: list[dict[str, Any]] | None = None, by_colour: bool = False,
-) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """The sample's grounding targets (media tokens, 2 * MAX_GROUPS) and look plans (groundings, heads, S).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """The sample's grounding targets (media tokens, 2 * MAX_GROUPS), look plans (groundings, heads, S) and
+    mention map (S,: :func:`m2train.grounding.mention_map`).
 
     Only single-image records with instance labels are supervised; the others get all-zero targets (and
     rows for every media token: video patches share the image token id, and the loss matches rows to tokens).
@@ -246,8 +257,9 @@ def _grounding(
     tokens_in_media = sum(sum(num_image_tokens(g, config.merge_size)) for g in grids)
     targets = np.zeros((tokens_in_media, 2 * ground.MAX_GROUPS), np.float32)
     plans = np.full((len(groundings), max(g.heads for g in groundings), len(inputs.input_ids)), -1, np.int64)
+    mentions = np.full(len(inputs.input_ids), -1, np.int64)
     if inputs.video_grid_thw is not None or inputs.image_grid_thw is None or len(inputs.image_grid_thw) != 1:
-        return targets, plans
+        return targets, plans, mentions
     task = sample.record.task
     if listed:
         groups, phrase_names = ground.listing_groups(sample.record, listed, by_colour)
@@ -268,11 +280,14 @@ def _grounding(
     ]  # fmt: skip
     first_patch = int(np.argmax(np.asarray(inputs.mm_token_type_ids) != 0))  # words before it cannot see it
     for i, grounding in enumerate(groundings):
+        if grounding.keys == "mentions" and task in ground.GROUPED_TASKS:
+            continue  # a count has no roles to fetch: its answer's looks stay free for its listing
         spread = grounding.count == "instances" and task in ground.GROUPED_TASKS
         plans[i, : grounding.heads] = ground.look_plan(
             inputs.input_ids, labels, len(groups), grounding.heads, grounding.at, phrases, first_patch, spread
         )
-    return targets, plans
+    named = ground.look_plan(inputs.input_ids, labels, len(groups), 1, "mentions", phrases, first_patch)[0]
+    return targets, plans, ground.mention_map(named, labels)
 
 
 Vocab = tuple[list[str], list[str]]  # (colour names, category names) of the vision code
@@ -308,7 +323,7 @@ class SFTExamples:
     def __init__(
         self, samples: list[Sample], processor: Any, *, max_length: int, mode: str = "cot", vocab: Vocab | None = None,
         grounding: list[GroundingConfig] | None = None, count_listing: str | None = None,
-        position_listing: bool = False,
+        position_listing: bool = False, role_code: bool = False,
     ) -> None:  # fmt: skip
         self.samples = samples
         self.processor = processor
@@ -318,6 +333,7 @@ class SFTExamples:
         self.grounding = grounding
         self.count_listing = count_listing
         self.position_listing = position_listing
+        self.role_code = role_code
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -334,6 +350,7 @@ class SFTExamples:
                     self.grounding,
                     self.count_listing,
                     self.position_listing,
+                    self.role_code,
                 )
             except M2Error as err:
                 logger.error("sample %r skipped: %s", sample.record.id, err)
@@ -350,6 +367,7 @@ class SFTExamples:
 def sft_dataset(
     samples: list[Sample], processor: Any, *, max_length: int, mode: str = "cot", vocab: Vocab | None = None,
     grounding: list[GroundingConfig] | None = None, count_listing: str | None = None, position_listing: bool = False,
+    role_code: bool = False,
 ):  # fmt: skip
     """A Hugging Face ``Dataset`` (what ``SFTTrainer`` takes) of row indices, encoded on access.
 
@@ -361,7 +379,7 @@ def sft_dataset(
 
     examples = SFTExamples(
         samples, processor, max_length=max_length, mode=mode, vocab=vocab, grounding=grounding,
-        count_listing=count_listing, position_listing=position_listing,
+        count_listing=count_listing, position_listing=position_listing, role_code=role_code,
     )  # fmt: skip
 
     def encode(batch: dict[str, list]) -> dict[str, list]:
@@ -418,9 +436,13 @@ class SFTCollator:
             batch["grounding_plan"] = torch.full((len(plans), *plans[0].shape[:2], length), -1, dtype=torch.long)
             for i, plan in enumerate(plans):  # (groundings, heads, S_i)
                 batch["grounding_plan"][i, ..., : plan.shape[-1]] = torch.as_tensor(plan)
+            batch["grounding_mentions"] = _pad([e["grounding_mentions"] for e in examples], length, -1, torch.long)
         for name, dtype in (("pixel_values_videos", torch.float32), ("video_grid_thw", torch.long)):
             batch.update(_concat(examples, name, dtype))
         batch.update(_concat(examples, "second_per_grid_ts", torch.float32))
+        for name in ("role_targets", "role_mask", "comparison_targets", "comparison_mask"):
+            if any(e.get(name) is not None for e in examples):
+                batch[name] = torch.as_tensor(np.stack([e[name] for e in examples]), dtype=torch.float32)
         return batch
 
 

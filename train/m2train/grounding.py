@@ -179,11 +179,29 @@ def look_plan(
     return plan
 
 
+def mention_map(plan_at_mentions: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """(S,) int64: the group whose name each prompt token is part of, -1 elsewhere (and in the answer, which
+    a look from the answer cannot rely on: it may not be written yet, e.g. a count's listing names colours
+    there). ``plan_at_mentions`` is one head's row of an ``at="mentions"`` :func:`look_plan`.
+
+    Example:
+        >>> mention_map(np.array([-1, 0, 0, -1, 1, 1]), np.array([-100, -100, -100, -100, -100, 7]))
+        array([-1,  0,  0, -1,  1, -1])
+    """
+    answer = np.flatnonzero(np.asarray(labels) != -100)
+    out = np.where(np.asarray(plan_at_mentions) >= SPREAD, -1, plan_at_mentions).astype(np.int64)
+    if len(answer):
+        out[answer[0] :] = -1
+    return out
+
+
 def grounding_loss(
-    weights: torch.Tensor, plan: torch.Tensor, input_ids: torch.Tensor, image_token_id: int, targets: torch.Tensor
-) -> torch.Tensor | None:
+    weights: torch.Tensor, plan: torch.Tensor, input_ids: torch.Tensor, image_token_id: int, targets: torch.Tensor,
+    mentions: torch.Tensor | None = None,
+) -> torch.Tensor | None:  # fmt: skip
     """Mean over the planned looks of −log attention mass on the target cells (a spread look: −mean log
-    attention over its cells and the sink), or None when there are none.
+    attention over its cells and the sink), or None when there are none. With ``mentions`` the looks are
+    at the words naming each group instead of its cells (``keys: mentions``).
 
     Args:
         weights: (B, H, Q, S) attention probabilities of the last Q query positions over all S keys
@@ -196,6 +214,8 @@ def grounding_loss(
         targets: (media tokens in the batch, 2 * MAX_GROUPS) rows in the batch's token order (row-major per
             image, samples in batch order): column g 1 on the cells of group g, column g + SPREAD on one
             cell per object of it (:func:`group_cells`).
+        mentions: (B, S) the group whose name each prompt token is part of, -1 elsewhere
+            (:func:`mention_map`), for looks at the words instead of the cells.
     """
     batch, length = input_ids.shape
     heads, queries = min(plan.shape[1], weights.shape[1]), weights.shape[2]
@@ -208,8 +228,12 @@ def grounding_loss(
         return None
     if columns > targets.shape[1]:
         raise InputError(f"a look at target column {columns - 1} of {targets.shape[1]}")
-    key_targets = torch.zeros(batch, length, columns, dtype=torch.float32, device=weights.device)
-    key_targets[is_image] = targets[:, :columns].to(key_targets)
+    if mentions is not None:
+        words = mentions.to(weights.device)[..., None] == torch.arange(columns, device=weights.device)
+        key_targets = words.to(torch.float32)  # (B, S, columns)
+    else:
+        key_targets = torch.zeros(batch, length, columns, dtype=torch.float32, device=weights.device)
+        key_targets[is_image] = targets[:, :columns].to(key_targets)
     spread = look >= SPREAD
     column = look.clamp(min=0)  # (B, heads, Q): the target column of each look
     n_cells = key_targets.sum(dim=1)  # (B, columns)

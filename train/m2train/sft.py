@@ -45,6 +45,7 @@ from m2train.data import IGNORE_INDEX, SFTCollator, load_mixture, sft_dataset
 from m2train.faults import LOSS_HINT, FaultChecksMixin, check_finite
 from m2train.grounding import AttentionCapture, grounding_loss
 from m2train.prefix import shared_prefix_hidden
+from m2train.role_code import MAX_ROLES, LayerOutputCapture, RoleCode
 from m2train.trl_processor import TRLProcessor
 
 logger = logging.getLogger(__name__)
@@ -56,14 +57,20 @@ class M2SFTTrainer(FaultChecksMixin, AtomicCheckpointMixin, SFTTrainer):
     m2_vision_code: Any = None  # VisionCode, when config.vision_code supervises the vision tokens
     m2_vision_weight: float = 0.0
     m2_shared_prefix: bool = False
-    # (AttentionCapture of the supervised layer, weight) per grounding section, when config.grounding is on
-    m2_groundings: tuple[tuple[Any, float], ...] = ()
+    # (AttentionCapture of the supervised layer, weight, looks at the words?) per grounding section
+    m2_groundings: tuple[tuple[Any, float, bool], ...] = ()
+    # (name, RoleCode, LayerOutputCapture of the supervised layer, weight) per supervised code of
+    # config.role_code: "role", and "comparison" when its comparison_layer is set
+    m2_role_codes: tuple[tuple[str, Any, Any, float], ...] = ()
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         weights = inputs.pop("sample_weight")  # (B,)
         cells = inputs.pop("vision_targets", None)
         look_at = inputs.pop("grounding_targets", None)
         plan = inputs.pop("grounding_plan", None)
+        mentions = inputs.pop("grounding_mentions", None)
+        codes = {name: (inputs.pop(f"{name}_targets", None), inputs.pop(f"{name}_mask", None))
+                 for name in ("role", "comparison")}  # fmt: skip
         inputs["use_cache"] = False
         core = self.accelerator.unwrap_model(model)
         encoded, vision_loss = None, None
@@ -74,7 +81,9 @@ class M2SFTTrainer(FaultChecksMixin, AtomicCheckpointMixin, SFTTrainer):
             )
             vision_loss = self.m2_vision_code.loss(torch.cat(encoded.pooler_output), cells)
         with contextlib.ExitStack() as captures:
-            for capture, _ in self.m2_groundings:
+            for capture, *_ in self.m2_groundings:
+                captures.enter_context(capture)
+            for _, _, capture, _ in self.m2_role_codes:
                 captures.enter_context(capture)
             if self.m2_shared_prefix:
                 outputs = shared_prefix_scores(core, inputs, encoded)
@@ -90,18 +99,27 @@ class M2SFTTrainer(FaultChecksMixin, AtomicCheckpointMixin, SFTTrainer):
         if vision_loss is not None:
             loss = loss + self.m2_vision_weight * vision_loss
             self._metrics["train" if self.model.training else "eval"]["vision_code_loss"].append(vision_loss.item())
-        for i, (capture, weight) in enumerate(self.m2_groundings if look_at is not None and plan is not None else []):
+        for i, (capture, weight, at_words) in enumerate(
+            self.m2_groundings if look_at is not None and plan is not None else []
+        ):
             ground = grounding_loss(
                 capture.probabilities(inputs["attention_mask"]),
                 plan[:, i],
                 inputs["input_ids"],
                 core.config.image_token_id,
                 look_at,
+                mentions if at_words else None,
             )
             if ground is not None:
                 loss = loss + weight * ground
                 name = "grounding_loss" if i == 0 else f"grounding_loss_{i}"
                 self._metrics["train" if self.model.training else "eval"][name].append(ground.item())
+        for name, code, capture, weight in self.m2_role_codes:
+            targets, mask = codes[name]
+            code_loss = code.loss(capture.hidden, inputs["labels"], targets, mask) if targets is not None else None
+            if code_loss is not None:
+                loss = loss + weight * code_loss
+                self._metrics["train" if self.model.training else "eval"][f"{name}_code_loss"].append(code_loss.item())
         if self.m2_check_finite:
             check_finite("the training loss", loss, self.state.global_step, LOSS_HINT)
         self._log_batch(outputs, weights)
@@ -162,10 +180,11 @@ def build_sft_trainer(config: SFTRunConfig) -> M2SFTTrainer:
                 f"grounding.heads {section.heads} > the decoder's {model.config.text_config.num_attention_heads} "
                 "attention heads"
             )
+    role_code = config.role_code if config.role_code is not None and config.role_code.weight > 0 else None
     dataset = sft_dataset(
         samples, processor, max_length=config.data.max_length, mode=config.data.response, vocab=vocab,
         grounding=grounding, count_listing=config.data.count_listing,
-        position_listing=config.data.position_listing,
+        position_listing=config.data.position_listing, role_code=role_code is not None,
     )  # fmt: skip
     args = SFTConfig(
         **training_kwargs(config),
@@ -186,7 +205,20 @@ def build_sft_trainer(config: SFTRunConfig) -> M2SFTTrainer:
     if code is not None:
         trainer.m2_vision_code, trainer.m2_vision_weight = code, config.vision_code.weight
     trainer.m2_shared_prefix = config.model.shared_prefix
-    trainer.m2_groundings = tuple((AttentionCapture(model, g.layer), g.weight) for g in grounding or [])
+    trainer.m2_groundings = tuple(
+        (AttentionCapture(model, g.layer), g.weight, g.keys == "mentions") for g in grounding or []
+    )
+    if role_code is not None:
+        hidden = model.config.text_config.hidden_size
+        codes = [("role", RoleCode.build(hidden, role_code.seed), role_code.layer)]
+        if role_code.comparison_layer is not None:
+            codes.append(
+                ("comparison", RoleCode.build(hidden, role_code.seed + 1, MAX_ROLES), role_code.comparison_layer)
+            )
+        trainer.m2_role_codes = tuple(
+            (name, code.to(model.device), LayerOutputCapture(model, layer), role_code.weight)
+            for name, code, layer in codes
+        )
     check_single_process(trainer, config)
     trainer.m2_run_config = run_config_dict(config)
     return trainer
