@@ -40,7 +40,8 @@ BUNDLES = ("fp32", "fp16", "int8", "int4")
 COUNT_STAGE = "train/configs/m2_mini_sft_count.yaml"  # its data.count_listing is how the model answers counts
 CONFIGS = (
     "train/configs/m2_mini_vision.yaml", "train/configs/m2_mini_sft_read.yaml", "train/configs/m2_mini_sft.yaml",
-    COUNT_STAGE, "train/configs/m2_mini_rl.yaml",
+    COUNT_STAGE, "train/configs/m2_mini_sft_roles.yaml", "train/configs/m2_mini_sft_compare.yaml",
+    "train/configs/m2_mini_rl.yaml",
 )  # fmt: skip
 
 

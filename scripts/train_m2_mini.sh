@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Train m2-mini, the embedded model, from seeded random weights with m2sdk's own pipeline, measure it,
-# and put it into the package (about 2 h on 2 CPU cores, no network; the result ships, so users never
+# and put it into the package (under 3 h on 2 CPU cores, no network; the result ships, so users never
 # need to run it):
 #
-#   bash scripts/train_m2_mini.sh   # data -> vision -> sft (reading, all, counting) -> rl -> m2 eval -> 4 bundles
+#   bash scripts/train_m2_mini.sh   # data -> vision -> sft (reading, all, counting, roles, comparing) -> rl -> m2 eval
+#                                   # -> 4 bundles
 #
 # 1. m2 data synth --labels: 24k training questions (seed 0) and 2000 held-out ones (seed 90001, 400 per task) about
 #    simple rooms (3-5 objects, one colour each, every length in metres) at 224x168, the frame size m2-mini
@@ -11,7 +12,9 @@
 # 2. m2 train vision (train/configs/m2_mini_vision.yaml: the vision tower learns the vision code from the
 #    labels), m2 train sft three times (train/configs/m2_mini_sft_read.yaml: the decoder learns to find the
 #    named object and read its depth on camera-distance questions alone; train/configs/m2_mini_sft.yaml: all
-#    five tasks; train/configs/m2_mini_sft_count.yaml: counts answered colour by colour), then m2 train rl
+#    five tasks; train/configs/m2_mini_sft_count.yaml: counts answered colour by colour), twice more for the
+#    relative questions (train/configs/m2_mini_sft_roles.yaml: the answer fetches each named object by its role;
+#    train/configs/m2_mini_sft_compare.yaml: and what the question compares), then m2 train rl
 #    (train/configs/m2_mini_rl.yaml: GRPO on camera distance, object size and count, EDNM reward, MRA for
 #    counts, no curriculum).
 # 3. m2 eval of the SFT and the RL checkpoints on the held-out set, beside the constant and random
@@ -43,11 +46,13 @@ m2 train vision train/configs/m2_mini_vision.yaml --output-dir "$WORK/vision" --
 m2 train sft train/configs/m2_mini_sft_read.yaml --output-dir "$WORK/sft-read" --resume never
 m2 train sft train/configs/m2_mini_sft.yaml --output-dir "$WORK/sft" --resume never
 m2 train sft train/configs/m2_mini_sft_count.yaml --output-dir "$WORK/sft-count" --resume never
+m2 train sft train/configs/m2_mini_sft_roles.yaml --output-dir "$WORK/sft-roles" --resume never
+m2 train sft train/configs/m2_mini_sft_compare.yaml --output-dir "$WORK/sft-compare" --resume never
 m2 train rl train/configs/m2_mini_rl.yaml --output-dir "$WORK/rl" --resume never
 
 step "3/4 evaluation and quantized bundles"
 EVAL=(--data "$WORK/data/heldout" --fast --baselines "$WORK/data/train")
-m2 eval --model "$WORK/sft-count/final" "${EVAL[@]}" --backend torch --out "$WORK/eval/sft"
+m2 eval --model "$WORK/sft-compare/final" "${EVAL[@]}" --backend torch --out "$WORK/eval/sft"
 m2 eval --model "$WORK/rl/final" "${EVAL[@]}" --backend torch --out "$WORK/eval/rl"
 for precision in fp32 fp16 int8 int4; do
   m2 export "$WORK/rl/final" --out "$WORK/bundles/$precision" --precision "$precision" --image-size 224x168 \

@@ -128,8 +128,9 @@ def format_position_listing(objects: Sequence[tuple[str, str, float, float]]) ->
     the question names is, as ``(letter, name, lateral_m, depth_m)`` in the camera frame (letter '' for
     an object that is not an option), to 0.1 m.
 
-    Why: a small decoder does not compare two or three objects in one step (docs/m2_mini.md, "Counting and
-    comparing"), but it reads one named object's depth and side of the image, the lookup camera distance
+    Why: a small decoder trained on the letter alone does not compare two or three objects in one step
+    (docs/m2_mini.md, "Counting and comparing"; m2-mini does since its intermediate steps are supervised,
+    "Comparing by role"), but it reads one named object's depth and side of the image, the lookup camera distance
     uses; written out, the comparison left for the letter is between numbers already in the text, and the
     ground plane of the synthetic rooms makes (lateral, depth) enough to answer both relative questions.
     (m2-mini reads the positions of names it is given, but does not learn to copy the names: docs/m2_mini.md,

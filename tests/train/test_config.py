@@ -14,7 +14,8 @@ CONFIGS = Path(__file__).resolve().parents[2] / "train" / "configs"
 
 
 SHIPPED = [("sft_tiny", "sft"), ("sft_7b", "sft"), ("rl_tiny", "rl"), ("rl_7b", "rl"), ("m2_mini_sft", "sft"),
-           ("m2_mini_sft_read", "sft"), ("m2_mini_sft_count", "sft"), ("m2_mini_rl", "rl"),
+           ("m2_mini_sft_read", "sft"), ("m2_mini_sft_count", "sft"), ("m2_mini_sft_roles", "sft"),
+           ("m2_mini_sft_compare", "sft"), ("m2_mini_rl", "rl"),
            ("m2_mini_vision", "vision"), ("vision_tiny", "vision")]  # fmt: skip
 
 
@@ -98,17 +99,25 @@ def test_m2_mini_recipe_is_fast_mode_end_to_end():
 
     sft = load_config(CONFIGS / "m2_mini_sft.yaml", "sft")
     count = load_config(CONFIGS / "m2_mini_sft_count.yaml", "sft")
+    roles = load_config(CONFIGS / "m2_mini_sft_roles.yaml", "sft")
+    compare = load_config(CONFIGS / "m2_mini_sft_compare.yaml", "sft")
     rl = load_config(CONFIGS / "m2_mini_rl.yaml", "rl")
     assert sft.data.response == count.data.response == "answer" and rl.rollout.reasoning is False
     assert count.model.init == f"{sft.output_dir}/final" and count.data.count_listing == "colours"
-    assert rl.model.init == f"{count.output_dir}/final" and rl.rewards.numeric == "ednm"
+    assert roles.model.init == f"{count.output_dir}/final" and compare.model.init == f"{roles.output_dir}/final"
+    for stage in (roles, compare):  # the later stages keep the counting stage's answers and layer 0's grounding
+        assert stage.data.response == "answer" and stage.data.count_listing == "colours"
+        assert (stage.grounding[0].layer, stage.grounding[0].at) == (0, "mentions")
+        assert (stage.grounding[1].at, stage.grounding[1].keys) == ("answer", "mentions")
+    assert roles.role_code.comparison_layer is None and compare.role_code.comparison_layer == 2
+    assert rl.model.init == f"{compare.output_dir}/final" and rl.rewards.numeric == "ednm"
     assert training_kwargs(sft)["adam_epsilon"] == sft.optim.adam_epsilon == 1e-12
     vision = load_config(CONFIGS / "m2_mini_vision.yaml", "vision")
     read = load_config(CONFIGS / "m2_mini_sft_read.yaml", "sft")
     assert read.model.init == f"{vision.output_dir}/final"  # SFT reads the code the vision stage wrote
     assert sft.model.init == f"{read.output_dir}/final" and read.data.response == "answer"
     assert [d.tasks for d in read.data.datasets] == [["camera_distance"]]  # the reading stage is one task
-    for later in (read, sft, count, rl):
+    for later in (read, sft, count, roles, compare, rl):
         assert later.model.freeze_vision and later.model.freeze_projector
 
 
