@@ -478,22 +478,39 @@ class RoleCodeConfig:
             third object's offsets left and ahead for relative direction, each option's distance for
             relative distance), from which the letter is a sign or the least of a few numbers; null: not
             supervised.
+        distance_layer: A decoder layer below ``comparison_layer`` whose output, at every answer position,
+            must hold each option's distance from the reference object before the question's polarity
+            (:func:`m2train.role_code.distance_targets`), so that the comparison layer only applies the
+            flip for "closest"; null: not supervised.
+        polarity: Whether ``layer``'s output must also hold the question's polarity (a relative distance
+            question asking for the farthest option or the closest; :func:`m2train.role_code.asks_farthest`),
+            which the comparison layer needs to flip the options' scores.
     """
 
     weight: float = 1.0
     layer: int = 1
     seed: int = 0
     comparison_layer: int | None = None
+    distance_layer: int | None = None
+    polarity: bool = False
 
     def __post_init__(self) -> None:
         _positive("role_code", "weight", self.weight, allow_zero=True)
         if isinstance(self.layer, bool) or not isinstance(self.layer, int) or self.layer < 0:
             raise ValueError(f"role_code.layer must be an int >= 0, got {self.layer!r}")
-        comparison = self.comparison_layer
-        if comparison is not None and (
-            isinstance(comparison, bool) or not isinstance(comparison, int) or comparison < 0
+        for name in ("comparison_layer", "distance_layer"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise ValueError(f"role_code.{name} must be null or an int >= 0, got {value!r}")
+        if self.distance_layer is not None and not (
+            self.comparison_layer is not None and self.distance_layer < self.comparison_layer
         ):
-            raise ValueError(f"role_code.comparison_layer must be null or an int >= 0, got {comparison!r}")
+            raise ValueError(
+                f"role_code.distance_layer ({self.distance_layer}) must be below comparison_layer "
+                f"({self.comparison_layer}): the comparison applies the polarity to the distances"
+            )
+        if not isinstance(self.polarity, bool):
+            raise ValueError(f"role_code.polarity must be true or false, got {self.polarity!r}")
 
 
 @dataclass

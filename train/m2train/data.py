@@ -197,7 +197,8 @@ def encode_sample(
     the object of that colour.
     With ``position_listing`` a fast relative answer first says where each object it compares is
     (:func:`position_lead`); the names it repeats look at their objects as the question's do. With
-    ``role_code`` it carries ``role_targets``/``role_mask`` and ``comparison_targets``/``comparison_mask``
+    ``role_code`` it carries ``role_targets``/``role_mask``, ``comparison_targets``/``comparison_mask`` and
+    ``distance_targets``/``distance_mask``
     (:mod:`m2train.role_code`).
     """
     listed = listed_objects(sample.record) if count_listing and mode == "answer" else None
@@ -233,10 +234,11 @@ def encode_sample(
             sample, inputs, labels, processor, grounding, listed, count_listing == "colours"
         )
     if role_code:
-        from m2train.role_code import comparison_targets, role_targets
+        from m2train.role_code import comparison_targets, distance_targets, role_targets
 
         example["role_targets"], example["role_mask"] = role_targets(sample.record)
         example["comparison_targets"], example["comparison_mask"] = comparison_targets(sample.record)
+        example["distance_targets"], example["distance_mask"] = distance_targets(sample.record)
     return example
 
 
@@ -440,9 +442,12 @@ class SFTCollator:
         for name, dtype in (("pixel_values_videos", torch.float32), ("video_grid_thw", torch.long)):
             batch.update(_concat(examples, name, dtype))
         batch.update(_concat(examples, "second_per_grid_ts", torch.float32))
-        for name in ("role_targets", "role_mask", "comparison_targets", "comparison_mask"):
-            if any(e.get(name) is not None for e in examples):
-                batch[name] = torch.as_tensor(np.stack([e[name] for e in examples]), dtype=torch.float32)
+        from m2train.role_code import CODES
+
+        for code in CODES:
+            for name in (f"{code}_targets", f"{code}_mask"):
+                if any(e.get(name) is not None for e in examples):
+                    batch[name] = torch.as_tensor(np.stack([e[name] for e in examples]), dtype=torch.float32)
         return batch
 
 

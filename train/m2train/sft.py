@@ -45,7 +45,7 @@ from m2train.data import IGNORE_INDEX, SFTCollator, load_mixture, sft_dataset
 from m2train.faults import LOSS_HINT, FaultChecksMixin, check_finite
 from m2train.grounding import AttentionCapture, grounding_loss
 from m2train.prefix import shared_prefix_hidden
-from m2train.role_code import MAX_ROLES, LayerOutputCapture, RoleCode
+from m2train.role_code import CODES, FIELDS, MAX_ROLES, ROLE_CODE_FIELDS, LayerOutputCapture, RoleCode
 from m2train.trl_processor import TRLProcessor
 
 logger = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class M2SFTTrainer(FaultChecksMixin, AtomicCheckpointMixin, SFTTrainer):
     # (AttentionCapture of the supervised layer, weight, looks at the words?) per grounding section
     m2_groundings: tuple[tuple[Any, float, bool], ...] = ()
     # (name, RoleCode, LayerOutputCapture of the supervised layer, weight) per supervised code of
-    # config.role_code: "role", and "comparison" when its comparison_layer is set
+    # config.role_code: "role", "comparison" when its comparison_layer is set, "distance" with distance_layer
     m2_role_codes: tuple[tuple[str, Any, Any, float], ...] = ()
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
@@ -70,7 +70,7 @@ class M2SFTTrainer(FaultChecksMixin, AtomicCheckpointMixin, SFTTrainer):
         plan = inputs.pop("grounding_plan", None)
         mentions = inputs.pop("grounding_mentions", None)
         codes = {name: (inputs.pop(f"{name}_targets", None), inputs.pop(f"{name}_mask", None))
-                 for name in ("role", "comparison")}  # fmt: skip
+                 for name in CODES}  # fmt: skip
         inputs["use_cache"] = False
         core = self.accelerator.unwrap_model(model)
         encoded, vision_loss = None, None
@@ -210,11 +210,14 @@ def build_sft_trainer(config: SFTRunConfig) -> M2SFTTrainer:
     )
     if role_code is not None:
         hidden = model.config.text_config.hidden_size
-        codes = [("role", RoleCode.build(hidden, role_code.seed), role_code.layer)]
+        fields = ROLE_CODE_FIELDS if role_code.polarity else MAX_ROLES * len(FIELDS)
+        codes = [("role", RoleCode.build(hidden, role_code.seed, fields), role_code.layer)]
         if role_code.comparison_layer is not None:
             codes.append(
                 ("comparison", RoleCode.build(hidden, role_code.seed + 1, MAX_ROLES), role_code.comparison_layer)
             )
+        if role_code.distance_layer is not None:
+            codes.append(("distance", RoleCode.build(hidden, role_code.seed + 2, MAX_ROLES), role_code.distance_layer))
         trainer.m2_role_codes = tuple(
             (name, code.to(model.device), LayerOutputCapture(model, layer), role_code.weight)
             for name, code, layer in codes
