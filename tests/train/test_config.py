@@ -109,7 +109,8 @@ def test_m2_mini_recipe_is_fast_mode_end_to_end():
         assert stage.data.response == "answer" and stage.data.count_listing == "colours"
         assert (stage.grounding[0].layer, stage.grounding[0].at) == (0, "mentions")
         assert (stage.grounding[1].at, stage.grounding[1].keys) == ("answer", "mentions")
-    assert roles.role_code.comparison_layer is None and compare.role_code.comparison_layer == 2
+    assert roles.role_code.comparison_layer is None and not roles.role_code.polarity
+    assert (compare.role_code.comparison_layer, compare.role_code.polarity) == (3, True)  # the last layer
     assert rl.model.init == f"{compare.output_dir}/final" and rl.rewards.numeric == "ednm"
     assert training_kwargs(sft)["adam_epsilon"] == sft.optim.adam_epsilon == 1e-12
     vision = load_config(CONFIGS / "m2_mini_vision.yaml", "vision")
