@@ -288,8 +288,10 @@ def _grounding(
         plans[i, : grounding.heads] = ground.look_plan(
             inputs.input_ids, labels, len(groups), grounding.heads, grounding.at, phrases, first_patch, spread
         )
-    named = ground.look_plan(inputs.input_ids, labels, len(groups), 1, "mentions", phrases, first_patch)[0]
-    return targets, plans, ground.mention_map(named, labels)
+    if any(grounding.keys == "mentions" for grounding in groundings):  # only a look at the words reads it
+        named = ground.look_plan(inputs.input_ids, labels, len(groups), 1, "mentions", phrases, first_patch)[0]
+        mentions = ground.mention_map(named, labels)
+    return targets, plans, mentions
 
 
 Vocab = tuple[list[str], list[str]]  # (colour names, category names) of the vision code
